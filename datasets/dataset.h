@@ -78,6 +78,8 @@ typedef struct task_options {
     bool unsafe_no_sandbox;  /* run code without the OS sandbox (explicit opt-in) */
     const char *cache_dir;   /* cached data the scorer derives (EvalPlus expected outputs) */
     const char *python;      /* interpreter for code tasks; NULL = python3 on PATH */
+    const char *sandbox_mode; /* code tasks: NULL/"auto", or force "degraded" or "no-userns"
+                               * (root only) to use the sandbox's fallbacks */
 } task_options;
 
 void task_options_default(task_options *o);

@@ -952,12 +952,14 @@ static int slot_start(sandbox *sb, slot *sl, const sandbox_job *job, size_t j,
     }
     for (size_t i = 0; i < sizeof rnd; i++) snprintf(sl->nonce + 2 * i, 3, "%02x", rnd[i]);
 
-    size_t plen = NONCE_HEX + 1 + job->payload_len;
+    size_t plen = NONCE_HEX + 1 + job->payload_len + (job->payload2 ? job->payload2_len : 0);
     payload = malloc(plen);
     if (!payload) return err_set(e, ERR_NOMEM, "out of memory");
     memcpy(payload, sl->nonce, NONCE_HEX);
     payload[NONCE_HEX] = '\n';
     if (job->payload_len) memcpy(payload + NONCE_HEX + 1, job->payload, job->payload_len);
+    if (job->payload2 && job->payload2_len)
+        memcpy(payload + NONCE_HEX + 1 + job->payload_len, job->payload2, job->payload2_len);
     ret = memfd_sealed("tally-payload", payload, plen, &payload_fd, e);
     free(payload);
     if (ret < 0) return ret;

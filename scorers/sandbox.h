@@ -111,13 +111,15 @@ bool sandbox_has_namespaces(const sandbox *sb);
 typedef struct sandbox_job {
     const char *payload; /* handed to the runner after the nonce line */
     size_t payload_len;
+    const char *payload2; /* appended to payload (jobs may share the first part); or NULL */
+    size_t payload2_len;
     double cpu_s;        /* RLIMIT_CPU: soft ceil(cpu_s)+1 s, hard +2 s; 0 = 10 s */
     double wall_s;       /* kill this long after the ready frame (+1 s); 0 = 10 s */
     double startup_s;    /* kill if no ready frame this long after start; 0 = 30 s */
     size_t result_cap;   /* bytes allowed on the result channel; 0 = 1 MiB */
 } sandbox_job;
 
-#define SANDBOX_JOB_INIT {NULL, 0, 0, 0, 0, 0}
+#define SANDBOX_JOB_INIT {NULL, 0, NULL, 0, 0, 0, 0, 0}
 
 enum sandbox_kill {
     SANDBOX_KILL_NONE = 0,

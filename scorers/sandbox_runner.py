@@ -45,21 +45,53 @@ _str = str
 _BaseException = BaseException
 _MemoryError = MemoryError
 
-# Only what every mode needs is imported up front: each import costs
-# milliseconds per sample. The EvalPlus modes load the rest.
-ast = base64 = copy = hashlib = json = math = pickle = re = None
+# Only what every mode needs is imported up front, and the EvalPlus modes
+# use the C modules underneath json, ast, pickle and hashlib: importing
+# those (with re, enum, functools) costs tens of milliseconds per sample.
+import _ast
+import _json
+import _sha256
+import binascii
+import marshal
+import math
 
 
-def _load_heavy():
-    global ast, base64, copy, hashlib, json, math, pickle, re
-    import ast
-    import base64
-    import copy
-    import hashlib
-    import json
-    import math
-    import pickle
-    import re
+class _JsonContext:
+    """What json's C scanner reads from a decoder: Python's json grammar,
+    NaN/Infinity included, numbers exact."""
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    memo = {}
+
+    @staticmethod
+    def parse_constant(name):
+        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[name]
+
+
+_scan_json = _json.make_scanner(_JsonContext())
+
+
+def _json_loads(data):
+    """json.loads for one document (bytes or str)."""
+    if _isinstance(data, bytes):
+        data = data.decode("utf-8")
+    n = _len(data)
+    i = 0
+    while i < n and data[i] in " \t\n\r":
+        i += 1
+    try:
+        value, end = _scan_json(data, i)
+    except StopIteration:
+        raise ValueError("malformed JSON at %d" % i)
+    while end < n and data[end] in " \t\n\r":
+        end += 1
+    if end != n:
+        raise ValueError("extra data at %d" % end)
+    return value
+
 
 RESULT_FD = 4
 PAYLOAD_FD = 5
@@ -355,7 +387,7 @@ def _digest(v):
     alike (1 == 1.0 == True, set == frozenset, dict order ignored) for the
     built-in types; None when the value holds anything else (or NaN, which
     never equals a copy of itself)."""
-    h = hashlib.sha256()
+    h = _sha256.sha256()
     stack = [v]
     while stack:
         x = stack.pop()
@@ -405,26 +437,65 @@ def _digest(v):
     return h.hexdigest()
 
 
+def _plain(v):
+    """True when v holds only built-in values marshal keeps exactly."""
+    stack = [v]
+    while stack:
+        x = stack.pop()
+        t = _type(x)
+        if t is list or t is tuple or t is set or t is frozenset:
+            stack.extend(x)
+        elif t is dict:
+            stack.extend(x.keys())
+            stack.extend(x.values())
+        elif not (x is None or t is str or t is int or t is bool or t is float or t is complex
+                  or t is bytes):
+            return False
+    return True
+
+
+def _b64(blob):
+    return binascii.b2a_base64(blob, newline=False).decode("ascii")
+
+
 def _encode_expected(out, full):
-    try:
-        blob = pickle.dumps(out, protocol=4)
-    except _BaseException:
-        blob = None
+    """["m", marshal] or ["p", pickle] (base64) for values a candidate's output
+    is compared with; ["h", digest] for large plain values that only need
+    exact equality; ["x", type] for what cannot be kept at all."""
+    blob = None
+    kind = "m"
+    if _plain(out):
+        try:
+            blob = marshal.dumps(out)
+        except _BaseException:
+            blob = None
+    if blob is None:
+        kind = "p"
+        try:
+            import pickle
+
+            blob = pickle.dumps(out, protocol=4)
+        except _BaseException:
+            blob = None
     if blob is not None and (full or _len(blob) <= _SMALL_PICKLE):
-        return ["p", base64.b64encode(blob).decode("ascii")]
+        return [kind, _b64(blob)]
     d = _digest(out)
     if d is not None:
         return ["h", d]
     if blob is not None:
-        return ["p", base64.b64encode(blob).decode("ascii")]
+        return [kind, _b64(blob)]
     return ["x", _type(out).__name__]
 
 
 def _decode_expected(entries):
     out = []
     for kind, val in entries:
-        if kind == "p":
-            out.append(("p", pickle.loads(base64.b64decode(val))))
+        if kind == "m":
+            out.append(("p", marshal.loads(binascii.a2b_base64(val))))
+        elif kind == "p":
+            import pickle
+
+            out.append(("p", pickle.loads(binascii.a2b_base64(val))))
         else:
             out.append((kind, val))
     return out
@@ -531,7 +602,12 @@ def _check_group(p, solution, inputs, expected, limits, wall_factor):
         return _describe_failure(e) or "failed: ", _exc_name(e)
     grp = _Group(p, entry, float(p.get("atol") or 0))
     for i, inp in enumerate(inputs):
-        keep = copy.deepcopy(inp) if entry == "find_zero" else inp
+        if entry == "find_zero":
+            import copy
+
+            keep = copy.deepcopy(inp)
+        else:
+            keep = inp
         try:
             try:
                 _arm(limits[i], limits[i] * wall_factor)
@@ -618,6 +694,8 @@ def _run_expected(chan, p):
             outs.append(entry_)
         data[name] = outs
         data[name + "_time"] = times
+    import json
+
     chan.emit("data", json.dumps(data, separators=(",", ":")))
     chan.emit("done")
     _exit(0)
@@ -625,12 +703,22 @@ def _run_expected(chan, p):
 
 # ---------------------------------------------------------------- sanitizer
 
-_ANSI = r"\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])"
+def _strip_ansi(text):
+    if "\x1b" not in text:
+        return text
+    import re
+
+    return re.sub(r"\x1B(?:[@-Z\\-_]|\[[0-?]*[ -/]*[@-~])", "", text)
+
+
+def _parse(text):
+    """ast.parse."""
+    return compile(text, "<unknown>", "exec", _ast.PyCF_ONLY_AST)
 
 
 def _parses(text):
     try:
-        ast.parse(text)
+        _parse(text)
         return True
     except (SyntaxError, MemoryError, ValueError, RecursionError, OverflowError):
         return False
@@ -640,7 +728,7 @@ def _code_extract(text):
     """EvalPlus code_extract: the span of >= 2 lines that parses and has the
     most non-blank lines (earliest on ties); lines[0] when none parses.
     Spans that cannot beat the best so far are not parsed (same result)."""
-    text = re.sub(_ANSI, "", text)
+    text = _strip_ansi(text)
     lines = text.split("\n")
     n = _len(lines)
     starts = [0] * (n + 1)
@@ -666,65 +754,115 @@ def _code_extract(text):
     return "\n".join(lines[best[0]:best[1] + 1])
 
 
+def _walk(node):
+    """ast.walk."""
+    todo = [node]
+    while todo:
+        x = todo.pop()
+        yield x
+        for field in x._fields:
+            v = getattr(x, field, None)
+            if _isinstance(v, _ast.AST):
+                todo.append(v)
+            elif _isinstance(v, list):
+                todo.extend(i for i in v if _isinstance(i, _ast.AST))
+
+
+def _source_lines(source):
+    """Lines with their endings, split at \\r\\n, \\n and \\r only (as ast does)."""
+    out = []
+    start = 0
+    i = 0
+    n = _len(source)
+    while i < n:
+        c = source[i]
+        if c == "\n" or c == "\r":
+            if c == "\r" and i + 1 < n and source[i + 1] == "\n":
+                i += 1
+            out.append(source[start:i + 1])
+            start = i + 1
+        i += 1
+    if start < n:
+        out.append(source[start:])
+    return out
+
+
+def _segment(lines, node):
+    """ast.get_source_segment (columns are UTF-8 byte offsets)."""
+    try:
+        first, last = node.lineno - 1, node.end_lineno - 1
+        col, end_col = node.col_offset, node.end_col_offset
+    except AttributeError:
+        return None
+    if last is None or end_col is None or first >= _len(lines) or last >= _len(lines):
+        return None
+    if first == last:
+        return lines[first].encode()[col:end_col].decode()
+    head = lines[first].encode()[col:].decode()
+    tail = lines[last].encode()[:end_col].decode()
+    return head + "".join(lines[first + 1:last]) + tail
+
+
 def _identifiers(node):
     """Every identifier tree-sitter would see in the subtree: names,
     attributes, parameters, keywords, import names."""
     out = set()
-    for n in ast.walk(node):
-        if _isinstance(n, ast.Name):
+    for n in _walk(node):
+        if _isinstance(n, _ast.Name):
             out.add(n.id)
-        elif _isinstance(n, ast.Attribute):
+        elif _isinstance(n, _ast.Attribute):
             out.add(n.attr)
-        elif _isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        elif _isinstance(n, (_ast.FunctionDef, _ast.AsyncFunctionDef, _ast.ClassDef)):
             out.add(n.name)
-        elif _isinstance(n, ast.arg):
+        elif _isinstance(n, _ast.arg):
             out.add(n.arg)
-        elif _isinstance(n, ast.keyword) and n.arg:
+        elif _isinstance(n, _ast.keyword) and n.arg:
             out.add(n.arg)
-        elif _isinstance(n, ast.alias):
+        elif _isinstance(n, _ast.alias):
             out.update(n.name.split("."))
             if n.asname:
                 out.add(n.asname)
-        elif _isinstance(n, (ast.Global, ast.Nonlocal)):
+        elif _isinstance(n, (_ast.Global, _ast.Nonlocal)):
             out.update(n.names)
-        elif _isinstance(n, ast.ExceptHandler) and n.name:
+        elif _isinstance(n, _ast.ExceptHandler) and n.name:
             out.add(n.name)
     return out
 
 
 def _has_return(node):
-    return any(_isinstance(n, ast.Return) for n in ast.walk(node))
+    return any(_isinstance(n, _ast.Return) for n in _walk(node))
 
 
 def _sanitize(code, entry_point):
-    """EvalPlus sanitize (SCORING.md 1.6), with Python's ast in place of
-    tree-sitter: text that ast cannot parse keeps nothing (tree-sitter would
+    """EvalPlus sanitize (SCORING.md 1.6), with Python's parser in place of
+    tree-sitter: text the parser rejects keeps nothing (tree-sitter would
     keep what it recovers), so the code_extract result is returned."""
     extracted = _code_extract(code)
     try:
-        tree = ast.parse(extracted)
+        tree = _parse(extracted)
     except (SyntaxError, MemoryError, ValueError, RecursionError, OverflowError):
         return extracted
+    lines = _source_lines(extracted)
     imports = []
     defs = []
     seen = set()
     for node in tree.body:
-        if _isinstance(node, ast.Import) or (
-                _isinstance(node, ast.ImportFrom) and not (node.module == "__future__" and node.level == 0)):
+        if _isinstance(node, _ast.Import) or (
+                _isinstance(node, _ast.ImportFrom) and not (node.module == "__future__" and node.level == 0)):
             # tree-sitter parses `from __future__ import` as a statement kind
             # EvalPlus does not keep.
             imports.append(node)
-        elif _isinstance(node, ast.ClassDef) and not node.decorator_list:
+        elif _isinstance(node, _ast.ClassDef) and not node.decorator_list:
             if node.name not in seen:
                 defs.append((node.name, node))
                 seen.add(node.name)
-        elif _isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and not node.decorator_list:
+        elif _isinstance(node, (_ast.FunctionDef, _ast.AsyncFunctionDef)) and not node.decorator_list:
             if node.name not in seen and _has_return(node):
                 defs.append((node.name, node))
                 seen.add(node.name)
-        elif _isinstance(node, (ast.Assign, ast.AnnAssign)):
-            target = node.targets[0] if _isinstance(node, ast.Assign) else node.target
-            name = ast.get_source_segment(extracted, target)
+        elif _isinstance(node, (_ast.Assign, _ast.AnnAssign)):
+            target = node.targets[0] if _isinstance(node, _ast.Assign) else node.target
+            name = _segment(lines, target)
             if name is not None and name not in seen:
                 defs.append((name, node))
                 seen.add(name)
@@ -740,10 +878,10 @@ def _sanitize(code, entry_point):
                     todo.append(d)
     out = []
     for node in imports:
-        out.append(ast.get_source_segment(extracted, node) + "\n")
+        out.append((_segment(lines, node) or "") + "\n")
     for name, node in defs:
         if keep is None or name in keep:
-            out.append(ast.get_source_segment(extracted, node) + "\n")
+            out.append((_segment(lines, node) or "") + "\n")
     result = "".join(out)[:-1].strip()
     return result if result else extracted
 
@@ -756,7 +894,7 @@ def _run_probe(chan, p):
     # path instead), and the compiled runner so that later starts skip
     # compiling it (marshal is specific to this interpreter, which is the one
     # that will load it).
-    import marshal
+    import json
     import platform
     import site
 
@@ -828,8 +966,7 @@ def _main():
         if mode == "program":
             _run_program(chan, header, body)
         else:
-            _load_heavy()
-            _MODES[mode](chan, json.loads(body) if body else {})
+            _MODES[mode](chan, _json_loads(body) if body else {})
     except _BaseException as e:
         # An error in the trusted part (bad payload): report it, no verdict.
         try:
