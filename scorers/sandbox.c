@@ -1141,10 +1141,12 @@ static void frames_parse(slot *sl, sandbox_result *res, const sandbox_job *job)
         double now = time_now_s();
         if (klen == 5 && memcmp(k, "ready", 5) == 0 && !res->ready) {
             res->ready = true;
+            res->ready_ms = (now - sl->start) * 1000.0;
             double wall = job->wall_s > 0 ? job->wall_s : 10.0;
             sl->deadline = now + wall + 1.0;
         } else if (klen == 4 && memcmp(k, "done", 4) == 0) {
             res->done = true;
+            res->done_ms = (now - sl->start) * 1000.0;
             sl->deadline = now + DONE_GRACE_S;
         }
     }

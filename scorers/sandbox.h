@@ -152,6 +152,7 @@ typedef struct sandbox_result {
     int term_signal;       /* signal that ended the runner, 0 if none */
     int kill;              /* enum sandbox_kill: the harness killed it, and why */
     double wall_ms, cpu_ms;
+    double ready_ms, done_ms; /* when the ready / done frames arrived (0 = never), from the start */
     long peak_rss_kb;
     char *setup_error;     /* the sandbox could not be set up for this job (malloc'd), or NULL */
     buf chan_;             /* private: the raw result channel */
