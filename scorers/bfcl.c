@@ -649,11 +649,13 @@ bool bfcl_calls_well_formed(const pyval *calls)
     return true;
 }
 
-int bfcl_decode_prompt(const char *text, bfcl_lang lang, arena *a, pyval **calls, err *e)
+int bfcl_decode_prompt(const char *text, bfcl_lang lang, arena *a, pyval **calls,
+                       size_t *positional_out, err *e)
 {
     *calls = NULL;
+    if (positional_out) *positional_out = 0;
     if (!text) text = "";
-    if (lang == BFCL_PYTHON) return pycall_decode(text, strlen(text), a, calls, e);
+    if (lang == BFCL_PYTHON) return pycall_decode(text, strlen(text), a, calls, positional_out, e);
     /* Java/JS: the same stripping and brackets, then the brackets come off again */
     const char *s = text;
     size_t n = strlen(text);
@@ -671,7 +673,7 @@ int bfcl_decode_prompt(const char *text, bfcl_lang lang, arena *a, pyval **calls
         buf_release(&b);
         return err_set(e, ERR_NOMEM, "out of memory");
     }
-    rc = bfcl_lang_parse_calls(b.data + 1, b.len - 2, lang, a, calls, e);
+    rc = bfcl_lang_parse_calls(b.data + 1, b.len - 2, lang, a, calls, positional_out, e);
     buf_release(&b);
     return rc;
 }
@@ -728,8 +730,9 @@ int bfcl_judge(const bfcl_item *it, bool native, const char *text, const cJSON *
     if (calls_out) *calls_out = NULL;
     pyval *calls = NULL;
     err sub = ERR_INIT;
+    size_t positional = 0;
     int rc = native ? bfcl_decode_fc(tool_calls, text, a, &calls, &sub)
-                    : bfcl_decode_prompt(text, it->cat->lang, a, &calls, &sub);
+                    : bfcl_decode_prompt(text, it->cat->lang, a, &calls, &positional, &sub);
     if (rc == ERR_NOMEM) return err_set(e, ERR_NOMEM, "out of memory");
     bool decoded = rc == 0, shaped = decoded && bfcl_calls_well_formed(calls);
     if (decoded && calls_out) *calls_out = calls;
@@ -762,7 +765,15 @@ int bfcl_judge(const bfcl_item *it, bool native, const char *text, const cJSON *
         out->reason = arena_strdup(a, why);
         return out->reason ? 0 : err_set(e, ERR_NOMEM, "out of memory");
     }
-    return bfcl_check(it, calls, native, a, out, e);
+    if ((rc = bfcl_check(it, calls, native, a, out, e)) < 0) return rc;
+    if (!out->valid && positional) {
+        /* BFCL keeps keyword arguments only: say so when the call had positional ones */
+        out->reason = arena_printf(a, "%s (the output passed %zu positional argument%s, which BFCL "
+                                      "ignores: only name=value arguments count)",
+                                   out->reason, positional, positional == 1 ? "" : "s");
+        if (!out->reason) return err_set(e, ERR_NOMEM, "out of memory");
+    }
+    return 0;
 }
 
 /* ================================================================== */

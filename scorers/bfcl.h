@@ -62,8 +62,10 @@ typedef struct bfcl_verdict {
     const char *reason;     /* one line saying why (arena); NULL when valid */
 } bfcl_verdict;
 
-/* Prompt-mode decoding for a category's language (SCORING.md 4.2). */
-int bfcl_decode_prompt(const char *text, bfcl_lang lang, arena *a, pyval **calls, err *e);
+/* Prompt-mode decoding for a category's language (SCORING.md 4.2).
+ * *positional_out (may be NULL): positional arguments dropped from the calls. */
+int bfcl_decode_prompt(const char *text, bfcl_lang lang, arena *a, pyval **calls,
+                       size_t *positional_out, err *e);
 
 /* FC decoding: `tool_calls` is an array of {"name", "arguments"} (arguments a
  * JSON string, or an object), or NULL; with no tool calls the text decodes to

@@ -737,8 +737,9 @@ static span unquote_literal(span v, const char *quotes)
 }
 
 int bfcl_lang_parse_calls(const char *text, size_t n, bfcl_lang lang, arena *a, pyval **out,
-                          err *e)
+                          size_t *positional_out, err *e)
 {
+    if (positional_out) *positional_out = 0;
     span s = {text, n};
     /* Java: '...' are char literals (kept as text), JS: '...' and `...` are strings */
     const char *scan_q = lang == BFCL_JAVA ? "\"'" : js_quotes;
@@ -800,6 +801,7 @@ int bfcl_lang_parse_calls(const char *text, size_t n, bfcl_lang lang, arena *a, 
                 rc = pfail(e, v0, "an argument has no value");
                 goto out;
             }
+            if (!named && positional_out) (*positional_out)++;
             if (named) {
                 span u = unquote_literal(v, str_q);
                 pyval *kv = pyval_str(a, s.p + i, kend - i), *vv = mkstr(a, u);

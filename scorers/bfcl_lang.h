@@ -40,8 +40,9 @@ int bfcl_js_convert(arena *a, const char *text, size_t n, const char *type,
 
 /* The prompt-mode call parser for Java/JavaScript on the text with its outer
  * brackets already removed: a list of {name: {param: str}}. ERR_PARSE on
- * unbalanced brackets, unterminated strings or text that is not calls. */
+ * unbalanced brackets, unterminated strings or text that is not calls.
+ * *positional_out (may be NULL) counts the positional arguments dropped. */
 int bfcl_lang_parse_calls(const char *text, size_t n, bfcl_lang lang, arena *a, pyval **out,
-                          err *e);
+                          size_t *positional_out, err *e);
 
 #endif

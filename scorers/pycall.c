@@ -2383,15 +2383,18 @@ static int resolve(evctx *c, const node *x, pyval **out)
 /* the decoder                                                         */
 /* ================================================================== */
 
-int pycall_parse_calls(const char *expr, size_t n, arena *a, pyval **calls_out, err *e)
+int pycall_parse_calls(const char *expr, size_t n, arena *a, pyval **calls_out,
+                       size_t *positional_out, err *e)
 {
     *calls_out = NULL;
+    if (positional_out) *positional_out = 0;
     node *body;
     int rc = parse_source(expr, n, a, &body, e);
     if (rc < 0) return rc;
     evctx c = {a, e};
     if (body->kind == N_CALL) {
         pyval *call;
+        if (positional_out) *positional_out = body->n;
         if ((rc = resolve_call(&c, body, &call)) < 0) return rc;
         *calls_out = pyval_list(a, &call, 1);
         return *calls_out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
@@ -2405,6 +2408,7 @@ int pycall_parse_calls(const char *expr, size_t n, arena *a, pyval **calls_out, 
             return err_set(e, ERR_PARSE, "byte %zu: element %zu of the list is not a call",
                            body->items[i]->pos + 1, i + 1);
         if ((rc = resolve_call(&c, body->items[i], &calls[i])) < 0) return rc;
+        if (positional_out) *positional_out += body->items[i]->n;
     }
     *calls_out = pyval_list(a, calls, body->n);
     return *calls_out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
@@ -2445,7 +2449,8 @@ static void strip_chars(const char **s, size_t *n, const char *set)
     *n = len;
 }
 
-int pycall_decode(const char *text, size_t n, arena *a, pyval **calls_out, err *e)
+int pycall_decode(const char *text, size_t n, arena *a, pyval **calls_out, size_t *positional_out,
+                  err *e)
 {
     *calls_out = NULL;
     /* 1. strip backticks, newlines and spaces from both ends */
@@ -2467,7 +2472,7 @@ int pycall_decode(const char *text, size_t n, arena *a, pyval **calls_out, err *
     size_t tlen = b.len;
     strip_pyws(&t, &tlen);
     strip_chars(&t, &tlen, "'");
-    rc = pycall_parse_calls(t, tlen, a, calls_out, e);
+    rc = pycall_parse_calls(t, tlen, a, calls_out, positional_out, e);
     buf_release(&b);
     return rc;
 }

@@ -37,12 +37,16 @@
 
 /* The whole prompt-mode decoding of SCORING.md 4.2 (steps 1-4): strips
  * backticks/newlines/spaces, adds the brackets, strips whitespace and single
- * quotes, parses, and returns a list of {name: {param: value}} dicts. */
-int pycall_decode(const char *text, size_t n, arena *a, pyval **calls_out, err *e);
+ * quotes, parses, and returns a list of {name: {param: value}} dicts.
+ * *positional_out (may be NULL) gets the number of positional arguments the
+ * calls had (BFCL drops them), so a failure can say why. */
+int pycall_decode(const char *text, size_t n, arena *a, pyval **calls_out, size_t *positional_out,
+                  err *e);
 
 /* Step 3 onwards on text that already has its brackets (or is one call):
  * the expression must be a call or a list/tuple of calls. */
-int pycall_parse_calls(const char *expr, size_t n, arena *a, pyval **calls_out, err *e);
+int pycall_parse_calls(const char *expr, size_t n, arena *a, pyval **calls_out,
+                       size_t *positional_out, err *e);
 
 /* One expression's value under BFCL's rules (resolve_ast_by_type). */
 int pycall_value(const char *expr, size_t n, arena *a, pyval **out, err *e);

@@ -230,6 +230,18 @@ static void test_bfcl__error_types(void)
         arena_release(&ga);
     }
 
+    /* positional arguments are dropped, and the reason says so */
+    {
+        arena pa = ARENA_INIT;
+        err pe = ERR_INIT;
+        bfcl_item pi = make_item(&pa, "simple_python", doc_f, pa_f);
+        bfcl_verdict pv;
+        CHECK_INT(bfcl_judge(&pi, false, "[f(1, b=2)]", NULL, &pa, &pv, NULL, &pe), 0);
+        CHECK(!pv.valid && !strcmp(pv.error_type, "simple_function_checker:missing_required"));
+        CHECK(strstr(pv.reason, "1 positional argument,") != NULL);
+        arena_release(&pa);
+    }
+
     /* native names come with '_' for '.': the checker maps the expected name */
     arena a = ARENA_INIT;
     err e = ERR_INIT;
@@ -360,7 +372,9 @@ static void test_bfcl__java_js_conversion(void)
         arena a = ARENA_INIT;
         err e = ERR_INIT;
         pyval *v;
-        int rc = bfcl_decode_prompt(calls[i].in, calls[i].lang, &a, &v, &e);
+        size_t positional;
+        int rc = bfcl_decode_prompt(calls[i].in, calls[i].lang, &a, &v, &positional, &e);
+        if (i == 0) CHECK_INT(positional, 1);
         buf b = BUF_INIT;
         if (rc == 0) pyval_repr(&b, v);
         if (!calls[i].out) CHECK_MSG(rc == ERR_PARSE, "%s should not decode (got %s)", calls[i].in, b.data);

@@ -55,7 +55,7 @@ static void decode_case(const cJSON *o)
     arena a = ARENA_INIT;
     err e = ERR_INIT;
     pyval *v = NULL;
-    int rc = pycall_decode(in, strlen(in), &a, &v, &e);
+    int rc = pycall_decode(in, strlen(in), &a, &v, NULL, &e);
     if (dev) {
         /* documented as unsupported: we must refuse it, saying so */
         CHECK_MSG(rc == ERR_PARSE && strstr(e.msg, "unsupported"), "%s: expected an 'unsupported' error, got %s",
@@ -144,7 +144,9 @@ static void test_pycall__values(void)
     err e = ERR_INIT;
     pyval *calls;
     const char *gt = "[cd(folder='document'), sort('final_report.pdf'), grep(file_name='f',pattern='x')]";
-    CHECK_INT(pycall_parse_calls(gt, strlen(gt), &a, &calls, &e), 0);
+    size_t positional;
+    CHECK_INT(pycall_parse_calls(gt, strlen(gt), &a, &calls, &positional, &e), 0);
+    CHECK_INT(positional, 1);
     buf b = BUF_INIT;
     pyval_repr(&b, calls);
     CHECK_STR(b.data, "[{'cd': {'folder': 'document'}}, {'sort': {}}, {'grep': {'file_name': 'f', 'pattern': 'x'}}]");
@@ -182,7 +184,7 @@ static void fuzz_one(const char *s, size_t n, size_t *oks, size_t *errs)
     arena a = ARENA_INIT;
     err e = ERR_INIT;
     pyval *v = NULL;
-    int rc = pycall_decode(s, n, &a, &v, &e);
+    int rc = pycall_decode(s, n, &a, &v, NULL, &e);
     if (rc == 0) {
         (*oks)++;
         if (!bfcl_calls_well_formed(v)) CHECK_MSG(0, "decoded to a malformed result: %.*s", (int)n, s);
