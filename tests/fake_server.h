@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,8 +36,9 @@ typedef struct fake_server {
     char base_url[64];
 } fake_server;
 
-/* Starts the server with extra arguments (NULL-terminated, may be NULL). */
-static inline int fake_server_start(fake_server *f, const char *const *args)
+/* Starts the server with extra arguments (NULL-terminated, may be NULL);
+ * `log` = false leaves the request log off (benchmarks). */
+static inline int fake_server_start_log(fake_server *f, const char *const *args, bool log)
 {
     memset(f, 0, sizeof *f);
     f->pid = -1;
@@ -54,8 +56,10 @@ static inline int fake_server_start(fake_server *f, const char *const *args)
     const char *argv[64];
     size_t n = 0;
     argv[n++] = bin;
-    argv[n++] = "--log";
-    argv[n++] = f->log_path;
+    if (log) {
+        argv[n++] = "--log";
+        argv[n++] = f->log_path;
+    }
     for (size_t i = 0; args && args[i] && n < 62; i++) argv[n++] = args[i];
     argv[n] = NULL;
     f->pid = fork();
@@ -90,6 +94,11 @@ static inline int fake_server_start(fake_server *f, const char *const *args)
     }
     snprintf(f->base_url, sizeof f->base_url, "http://127.0.0.1:%d/v1", f->port);
     return 0;
+}
+
+static inline int fake_server_start(fake_server *f, const char *const *args)
+{
+    return fake_server_start_log(f, args, true);
 }
 
 /* The requests logged so far, as a JSON array (caller deletes). */
