@@ -26,6 +26,8 @@ extern const command_def cmd_datasets_def;
 int cmd_fail(const char *cmd, const err *e);
 /* Prints the usage of a command (usage lines, options, details). */
 void cmd_print_help(FILE *f, const command_def *c);
+/* The list of commands, for `tally help`. */
+void cmd_print_overview(FILE *f);
 /* The row for a name, or NULL. */
 const command_def *cmd_find(const char *name);
 

@@ -24,7 +24,7 @@ typedef struct run_opts {
     const char *tool_mode, *ifeval_mode, *base_url, *chat_template, *python, *cache_dir;
     int limit, shots, samples, max_tokens, top_k, concurrency, max_retries, threads, batch;
     int ctx_size, jobs;
-    double temperature, top_p, min_p, repeat_penalty, timeout, rps, exec_timeout;
+    double temperature, top_p, min_p, repeat_penalty, timeout, rps, exec_timeout, replay_delay;
     uint64_t seed;
     bool quiet, no_score, unsafe_no_sandbox;
     str_list header;
@@ -69,6 +69,7 @@ static const opt_def run_opt_defs[] = {
     {"data-dir", OPT_STR, O(data_dir), "DIR", "datasets (default $TALLY_DATA, then ~/.cache/tally/datasets)", 0},
     {"no-score", OPT_BOOL, O(no_score), NULL, "only generate; score later with tally score", 0},
     {"quiet", OPT_BOOL, O(quiet), NULL, "no progress line and no table", 0},
+    {"replay-delay-ms", OPT_DOUBLE, O(replay_delay), "MS", "replay: wait before each answer (tests)", OPT_HIDDEN},
     {0},
 };
 #undef O
@@ -510,6 +511,7 @@ static int cmd_run_main(int argc, char **argv)
     rc.rs.ctx_size = ro.ctx_size;
     rc.rs.chat_template = ro.chat_template;
     rc.rs.chat = rc.chat;
+    rc.rs.replay_delay_ms = ro.replay_delay;
     for (int i = 0; i < argc; i++) buf_printf(&cmdline, "%s%s", i ? " " : "tally ", argv[i]);
     rc.command_line = cmdline.data;
 
