@@ -57,6 +57,13 @@ check(abs(r["metrics"]["flexible_extract"]["value"] - 4 / 6) < 1e-12, "crafted f
 check(r["outcomes"] == {"correct": 2, "wrong": 2, "no_answer": 2}, "crafted outcomes %s" % r["outcomes"])
 samples = {s["id"]: s for s in read_jsonl(os.path.join(d, "samples.jsonl"))}
 check(samples["4"]["completion"] == "The answer is %s.\n" % final[4], "completion cut at the stop string")
+# --model RUN_DIR re-serves another run's completions: the same verdicts
+d2 = os.path.join(base, "rerun")
+tally("run", "--task", "gsm8k_cot", "--model", d, "--backend", "replay", "--ids", "0,1,2,3,4,5", "--out", d2, check=0)
+check(results(d2)["metrics"] == results(d)["metrics"], "replaying a run directory gives the same metrics")
+check([s["completion"] for s in read_jsonl(os.path.join(d2, "samples.jsonl"))] ==
+      [s["completion"] for s in read_jsonl(os.path.join(d, "samples.jsonl"))], "same completions")
+# a parent directory of a multi-task run works too (the task's subdirectory is used)
 # a replay file missing items is an error naming them
 st, out, err = tally("run", "--task", "gsm8k_cot", "--model", rp, "--limit", "8",
                      "--out", os.path.join(base, "missing"), check=1)
