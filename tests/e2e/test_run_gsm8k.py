@@ -63,7 +63,6 @@ tally("run", "--task", "gsm8k_cot", "--model", d, "--backend", "replay", "--ids"
 check(results(d2)["metrics"] == results(d)["metrics"], "replaying a run directory gives the same metrics")
 check([s["completion"] for s in read_jsonl(os.path.join(d2, "samples.jsonl"))] ==
       [s["completion"] for s in read_jsonl(os.path.join(d, "samples.jsonl"))], "same completions")
-# a parent directory of a multi-task run works too (the task's subdirectory is used)
 # a replay file missing items is an error naming them
 st, out, err = tally("run", "--task", "gsm8k_cot", "--model", rp, "--limit", "8",
                      "--out", os.path.join(base, "missing"), check=1)
@@ -118,6 +117,10 @@ tally("run", "--task", "gsm8k_cot,gsm8k_cot_zeroshot", "--model", "oracle", "--l
 check(os.path.exists(os.path.join(d, "gsm8k_cot", "results.json")) and
       os.path.exists(os.path.join(d, "gsm8k_cot_zeroshot", "results.json")), "one directory per task")
 tally("score", d, "--quiet", check=0)
+# replaying from the parent directory of a multi-task run uses the task's subdirectory
+d3 = os.path.join(base, "multi-replay")
+tally("run", "--task", "gsm8k_cot_zeroshot", "--backend", "replay", "--model", d, "--limit", "3", "--out", d3, check=0)
+check(metric(d3, "strict_match") == 1.0, "replay from a multi-task run directory")
 
 # Bad input: usage errors exit 2, failures exit 1, each one line naming the cause.
 st, out, err = tally("run", "--task", "gsm8k_cot", "--model", "oracle", "--out", os.path.join(base, "x"), "--frobnicate", check=2)
