@@ -101,6 +101,7 @@ typedef struct runner_settings {
     const char *chat_template;  /* native: template name, NULL = from the GGUF */
     bool chat;                  /* prompts are chat style (openai: /v1/chat/completions) */
     const char *task;           /* the task name (replay from a run dir picks that task) */
+    double replay_delay_ms;     /* replay: wait this long before each answer (tests, demos) */
     /* appended for the openai runner */
     int n_per_request;          /* openai: samples of one prompt asked together with "n" (1 = off) */
     bool stream;                /* openai: ask for server-sent events */
