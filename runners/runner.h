@@ -26,7 +26,6 @@
 #define TALLY_RUNNERS_RUNNER_H
 
 #include <cjson/cJSON.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -109,8 +108,8 @@ typedef struct runner_settings {
     double retry_base_s;        /* openai: first retry wait (doubling), unless the server says */
     double retry_max_s;         /* openai: longest retry wait from backoff */
     /* When set, generate polls it (at least every 100 ms) and stops with
-     * ERR_INTERRUPTED once it is nonzero: a SIGINT handler's flag. */
-    const volatile sig_atomic_t *cancel;
+     * ERR_INTERRUPTED once it is nonzero: the harness's SIGINT flag. */
+    const volatile int *cancel;
 } runner_settings;
 
 void runner_settings_default(runner_settings *s);

@@ -1,8 +1,8 @@
 /* fake_openai.c: a small OpenAI-compatible HTTP server for the tests, with faults on demand.
  *
- *   fake_openai [--log FILE] [--delay-ms N] [--models ID,ID] [--owned-by S]
+ *   fake_openai [--log FILE] [--delay-ms N (completions only)] [--models ID,ID] [--owned-by S]
  *               [--server-version V] [--key KEY] [--no-models] [--ignore-n]
- *               [--reject-n] [--quiet-log]
+ *               [--reject-n] [--fault-mod M --fault SPEC]
  *
  * Listens on 127.0.0.1 at an ephemeral port and prints it on stdout
  * ("PORT\n"); serves until its stdin closes (the test holds the other end
@@ -37,6 +37,10 @@
  *   [[tool-args:TEXT]]      the tool call's arguments string, verbatim.
  *   [[finish:REASON]]       the finish_reason.
  *   [[delay:MS]]            answer after MS milliseconds.
+ *
+ * --fault-mod M --fault SPEC applies the fault SPEC (as in [[fault:SPEC]]) to
+ * every prompt whose hash is a multiple of M, for prompts the test cannot
+ * write directives into (a dataset's).
  *
  * --log FILE gets one JSON line per request: {"seq", "conn" (the
  * connection's serial number), "t" (seconds since
@@ -79,6 +83,8 @@ typedef struct opts {
     const char *server_version;
     const char *key;
     int no_models, ignore_n, reject_n;
+    int fault_mod; /* --fault-mod M: prompts whose hash % M == 0 get --fault SPEC */
+    const char *fault_spec;
 } opts;
 
 enum conn_state { C_READ, C_WRITE, C_HANG, C_CLOSE };
@@ -626,7 +632,12 @@ static void handle_completion(server *s, conn *c, const request *rq, bool chat)
     strmap_get(&s->attempts, (const char *)&bh, sizeof bh, &seen);
     strmap_put(&s->attempts, (const char *)&bh, sizeof bh, seen + 1);
     attempt = (int)seen + 1;
-    if (directive(pt.data, "fault", fault, sizeof fault)) {
+    bool has_fault = directive(pt.data, "fault", fault, sizeof fault);
+    if (!has_fault && s->o.fault_mod > 0 && s->o.fault_spec && ph % (uint64_t)s->o.fault_mod == 0) {
+        snprintf(fault, sizeof fault, "%s", s->o.fault_spec);
+        has_fault = true;
+    }
+    if (has_fault) {
         int times = fault_opt(fault, "times", opt, sizeof opt) ? atoi(opt) : 1 << 30;
         if (attempt <= times) fault_kind = fault;
     }
@@ -637,6 +648,7 @@ static void handle_completion(server *s, conn *c, const request *rq, bool chat)
         goto logit;
     }
     char dl[32];
+    c->due += s->o.delay_ms / 1000.0;
     if (directive(pt.data, "delay", dl, sizeof dl)) c->due = time_now_s() + atoi(dl) / 1000.0;
     if (fault_kind) {
         char kind[32];
@@ -741,7 +753,7 @@ out:
 
 static void handle(server *s, conn *c, const request *rq)
 {
-    c->due = time_now_s() + s->o.delay_ms / 1000.0;
+    c->due = time_now_s(); /* completions add --delay-ms */
     c->close_after = rq->close;
     if (s->o.key) {
         char want[600];
@@ -918,7 +930,7 @@ static int usage(void)
 {
     fprintf(stderr, "usage: fake_openai [--log FILE] [--delay-ms N] [--models ID,ID] "
                     "[--owned-by S] [--server-version V] [--key KEY] [--no-models] "
-                    "[--ignore-n] [--reject-n]\n");
+                    "[--ignore-n] [--reject-n] [--fault-mod M --fault SPEC]\n");
     return 2;
 }
 
@@ -949,6 +961,10 @@ int main(int argc, char **argv)
             s.o.ignore_n = 1;
         else if (!strcmp(a, "--reject-n"))
             s.o.reject_n = 1;
+        else if (!strcmp(a, "--fault-mod") && v)
+            s.o.fault_mod = atoi(v), i++;
+        else if (!strcmp(a, "--fault") && v)
+            s.o.fault_spec = v, i++;
         else
             return usage();
     }
