@@ -2,14 +2,14 @@
  *
  *   fake_openai [--log FILE] [--delay-ms N (completions only)] [--models ID,ID] [--owned-by S]
  *               [--server-version V] [--key KEY] [--no-models] [--ignore-n]
- *               [--reject-n] [--fault-mod M --fault SPEC]
+ *               [--reject-n] [--fault-mod M --fault SPEC] [--models-body TEXT]
  *
  * Listens on 127.0.0.1 at an ephemeral port and prints it on stdout
  * ("PORT\n"); serves until its stdin closes (the test holds the other end
  * of a pipe, so a crashed test leaves no server behind) or SIGTERM.
  * One thread, poll(2), HTTP/1.1 keep-alive, any number of connections.
  *
- * Endpoints: GET /v1/models (404 with --no-models), GET /version (with
+ * Endpoints: GET /v1/models (404 with --no-models, TEXT with --models-body), GET /version (with
  * --server-version), POST /v1/chat/completions and /v1/completions (JSON or,
  * with "stream": true, server-sent events). Answers are deterministic: the
  * text is "The answer is N. [req H]" where H is a 64-bit FNV-1a hash of the
@@ -85,6 +85,7 @@ typedef struct opts {
     int no_models, ignore_n, reject_n;
     int fault_mod; /* --fault-mod M: prompts whose hash % M == 0 get --fault SPEC */
     const char *fault_spec;
+    const char *models_body; /* --models-body TEXT: /v1/models answers TEXT verbatim */
 } opts;
 
 enum conn_state { C_READ, C_WRITE, C_HANG, C_CLOSE };
@@ -765,7 +766,10 @@ static void handle(server *s, conn *c, const request *rq)
         }
     }
     bool post = !strcmp(rq->method, "POST"), get = !strcmp(rq->method, "GET");
-    if (get && !strcmp(rq->path, "/v1/models") && !s->o.no_models) {
+    if (get && !strcmp(rq->path, "/v1/models") && s->o.models_body) {
+        respond(c, 200, "application/json", NULL, s->o.models_body, strlen(s->o.models_body));
+        log_request(s, c, rq, 0, NULL, NULL, 200);
+    } else if (get && !strcmp(rq->path, "/v1/models") && !s->o.no_models) {
         handle_models(s, c);
         log_request(s, c, rq, 0, NULL, NULL, 200);
     } else if (get && !strcmp(rq->path, "/version") && s->o.server_version) {
@@ -957,6 +961,8 @@ int main(int argc, char **argv)
             s.o.key = v, i++;
         else if (!strcmp(a, "--no-models"))
             s.o.no_models = 1;
+        else if (!strcmp(a, "--models-body") && v)
+            s.o.models_body = v, i++;
         else if (!strcmp(a, "--ignore-n"))
             s.o.ignore_n = 1;
         else if (!strcmp(a, "--reject-n"))

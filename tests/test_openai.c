@@ -31,7 +31,7 @@ typedef struct collect {
     got *g;
     size_t n;
     size_t delivered;
-    int stop_after;                /* return -1 from the callback after this many (0 = never) */
+    int stop_after;       /* return -1 from the callback after this many (0 = never) */
     volatile int *cancel; /* set after the first delivery when not NULL */
 } collect;
 
@@ -238,6 +238,53 @@ static void test_openai__no_models_endpoint(void)
     buf_release(&notes);
     runner_close(r);
     CHECK_INT(fake_server_stop(&f), 0);
+}
+
+/* What /models says that is not a list of models, and Ollama's "name:tag". */
+static void test_openai__models_answers(void)
+{
+    static const struct {
+        const char *body, *model;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"<html>gateway</html>", "fake", ERR_PARSE, "invalid JSON"},
+        {"{\"object\": \"list\"}", "fake", ERR_PARSE, "no \"data\" array"},
+        {"{\"data\": {\"id\": \"fake\"}}", "fake", ERR_PARSE, "no \"data\" array"},
+        {"{\"data\": [42, {\"id\": 7}, {\"id\": \"other\"}]}", "fake", ERR_NOTFOUND,
+         "it serves other)"},
+        {"{\"data\": []}", "fake", ERR_NOTFOUND, "it serves no model"},
+        {"{\"data\": [{\"id\": \"granite4:latest\", \"owned_by\": \"library\"}]}", "granite4", 0,
+         NULL},
+        {"{\"data\": [{\"id\": \"granite4:latest\"}]}", "granite4:8b", ERR_NOTFOUND, "granite4:8b"},
+        {"{\"models\": [{\"id\": \"fake\"}]}", "fake", 0, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        fake_server f;
+        runner_settings s;
+        runner *r = NULL;
+        err e = ERR_INIT;
+        const char *args[] = {"--models-body", cases[i].body, NULL};
+        if (fake_server_start(&f, args) < 0) {
+            CHECK(0);
+            return;
+        }
+        settings_for(&s, &f);
+        s.model = cases[i].model;
+        int rc = runner_open(&r, "openai", &s, &e);
+        CHECK_MSG(rc == cases[i].rc, "/models %s: rc %d (%s)", cases[i].body, rc, e.msg);
+        CHECK_MSG(!cases[i].msg || strstr(e.msg, cases[i].msg), "/models %s: \"%s\"", cases[i].body,
+                  e.msg);
+        if (rc == 0 && str_starts(cases[i].body, "{\"data\": [{\"id\": \"granite4:latest\", ")) {
+            cJSON *d = cJSON_CreateObject();
+            CHECK_INT(runner_describe(r, d, &e), 0);
+            CHECK_STR(str_at(d, "served_model_id", NULL), "granite4:latest");
+            CHECK_STR(str_at(d, "server", NULL), "ollama"); /* owned_by "library" */
+            cJSON_Delete(d);
+        }
+        runner_close(r);
+        CHECK_INT(fake_server_stop(&f), 0);
+    }
 }
 
 /* ------------------------------------------------------------------------ */
@@ -977,6 +1024,7 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     RUN(test_openai__open_checks);
     RUN(test_openai__no_models_endpoint);
+    RUN(test_openai__models_answers);
     RUN(test_openai__describe);
     RUN(test_openai__chat_and_raw);
     RUN(test_openai__tools_round_trip);
