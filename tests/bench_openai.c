@@ -61,12 +61,28 @@ int main(int argc, char **argv)
         q[i].sampling.top_p = 1;
         q[i].sampling.seed = i;
     }
-    const int levels[] = {1, 8, 64};
+    /* the same questions behind an 8 KiB few-shot preamble, like a GSM8K prompt */
+    gen_request *big = arena_calloc(&a, n, sizeof *big);
+    char *pre = arena_alloc(&a, 8193);
+    for (size_t k = 0; k < 8192; k++) pre[k] = "Question: how many apples? Answer: 4.\n"[k % 38];
+    for (size_t i = 0; i < n; i++) {
+        chat_message *m = arena_calloc(&a, 1, sizeof *m);
+        m->role = "user";
+        m->content = arena_printf(&a, "%s%s", pre, q[i].p->messages[0].content);
+        prompt *p = arena_calloc(&a, 1, sizeof *p);
+        p->messages = m;
+        p->n_messages = 1;
+        big[i] = q[i];
+        big[i].p = p;
+    }
+    const int levels[] = {1, 8, 64, -64}; /* -64: concurrency 64 with the 8 KiB prompts */
     int ret = 0;
     printf("openai runner against the loopback fake server (instant answers; server on the same "
            "cores)\n");
     for (size_t li = 0; li < sizeof levels / sizeof *levels; li++) {
-        int conc = levels[li];
+        int conc = levels[li] < 0 ? -levels[li] : levels[li];
+        const gen_request *reqs = levels[li] < 0 ? big : q;
+        const char *what = levels[li] < 0 ? " (8 KiB prompts)" : "";
         size_t count = conc == 1 ? 1000 : n;
         runner_settings s;
         runner_settings_default(&s);
@@ -82,12 +98,12 @@ int main(int argc, char **argv)
         }
         /* one warm-up batch opens the connections */
         size_t ok = 0;
-        runner_generate(r, q, (size_t)conc * 4, count_done, &ok, &e);
+        runner_generate(r, reqs, (size_t)conc * 4, count_done, &ok, &e);
         double rps[16], cpu[16];
         for (int k = 0; k < runs && k < 16; k++) {
             ok = 0;
             double t0 = time_now_s(), c0 = cpu_s();
-            int rc = runner_generate(r, q, count, count_done, &ok, &e);
+            int rc = runner_generate(r, reqs, count, count_done, &ok, &e);
             double wall = time_now_s() - t0, cpu_used = cpu_s() - c0;
             if (rc < 0 || ok != count) {
                 fprintf(stderr, "bench_openai: %zu of %zu answered: %s\n", ok, count, e.msg);
@@ -95,15 +111,15 @@ int main(int argc, char **argv)
             }
             rps[k] = (double)count / wall;
             cpu[k] = cpu_used * 1000.0 / (double)count;
-            printf("  concurrency %2d, run %d: %zu requests in %.3f s = %7.0f req/s; client CPU "
+            printf("  concurrency %2d%s, run %d: %zu requests in %.3f s = %7.0f req/s; client CPU "
                    "%.3f ms/request\n",
-                   conc, k + 1, count, wall, rps[k], cpu[k]);
+                   conc, what, k + 1, count, wall, rps[k], cpu[k]);
         }
         int m = runs < 16 ? runs : 16;
         qsort(rps, (size_t)m, sizeof *rps, cmp_double);
         qsort(cpu, (size_t)m, sizeof *cpu, cmp_double);
-        printf("concurrency %2d: median %7.0f req/s, %.3f ms client CPU per request\n", conc,
-               rps[m / 2], cpu[m / 2]);
+        printf("concurrency %2d%s: median %7.0f req/s, %.3f ms client CPU per request\n", conc,
+               what, rps[m / 2], cpu[m / 2]);
         runner_close(r);
     }
     fake_server_stop(&f);
