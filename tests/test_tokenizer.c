@@ -523,6 +523,86 @@ static void test_tokenizer__odd_input(void)
     tok_free(t);
 }
 
+/* Random bytes (mostly not UTF-8) through every vocabulary and flag
+ * combination: no crash, no out-of-bounds access (ASan), and the decoded
+ * text tokenizes back to itself. */
+static void test_tokenizer__random_bytes(void)
+{
+    static const struct {
+        const char *dir, *file;
+    } v[] = {{"tokenizer", "ggml-vocab-deepseek-coder.gguf"},
+             {"models", "tiny-ling.f32.gguf"},
+             {"tokenizer", "ggml-vocab-tiny1007-dbrx.gguf"},
+             {"models", "tiny-granite.f32.gguf"}};
+    rng r;
+    rng_seed(&r, 1234);
+    for (size_t k = 0; k < ARRAY_LEN(v); k++) {
+        tok *t = open_vocab(v[k].dir, v[k].file, NULL);
+        if (!t) continue;
+        for (int iter = 0; iter < 300; iter++) {
+            char text[96];
+            size_t n = rng_next(&r) % sizeof text;
+            static const char alphabet[] =
+                "ab 1\n\t'<|>\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80\x80\xff";
+            for (size_t i = 0; i < n; i++)
+                text[i] =
+                    iter % 2 ? (char)rng_next(&r) : alphabet[rng_next(&r) % (sizeof alphabet - 1)];
+            unsigned flags = (unsigned)(iter % 4);
+            tok_ids ids = TOK_IDS_INIT;
+            err e = ERR_INIT;
+            CHECK_INT(tok_encode(t, text, n, flags, &ids, &e), 0);
+            buf out = BUF_INIT;
+            CHECK_INT(tok_decode(t, ids.v, ids.n, TOK_DECODE_SPECIAL, &out, &e), 0);
+            tok_ids again = TOK_IDS_INIT;
+            CHECK_INT(tok_encode(t, out.data, out.len, flags & ~TOK_ADD_SPECIAL, &again, &e), 0);
+            buf out2 = BUF_INIT;
+            CHECK_INT(tok_decode(t, again.v, again.n, TOK_DECODE_SPECIAL, &out2, &e), 0);
+            /* the decoded text (BOS text included) reads back to itself */
+            CHECK_MSG(out2.len == out.len && memcmp(out2.data, out.data, out.len) == 0,
+                      "%s iter %d: %zu/%zu bytes", v[k].file, iter, out.len, out2.len);
+            buf_release(&out);
+            buf_release(&out2);
+            tok_ids_release(&ids);
+            tok_ids_release(&again);
+        }
+        tok_free(t);
+    }
+}
+
+/* tok_encode on several threads at once gives the same ids as one thread. */
+static void test_tokenizer__threads(void)
+{
+    tok *t = open_vocab("tokenizer", "ggml-vocab-refact.gguf", NULL);
+    if (!t) return;
+    enum { N = 64 };
+    char texts[N][128];
+    tok_ids serial[N], parallel[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(texts[i], sizeof texts[i],
+                 "Question %d: what is %d * %d? It's <fim_prefix> %d apples.", i, i * 7, i + 3,
+                 i * i);
+        serial[i] = (tok_ids)TOK_IDS_INIT;
+        parallel[i] = (tok_ids)TOK_IDS_INIT;
+        err e = ERR_INIT;
+        tok_encode(t, texts[i], strlen(texts[i]), TOK_PARSE_SPECIAL, &serial[i], &e);
+    }
+    int failures = 0;
+#pragma omp parallel for num_threads(4) reduction(+ : failures)
+    for (int i = 0; i < N; i++) {
+        err e = ERR_INIT;
+        failures +=
+            tok_encode(t, texts[i], strlen(texts[i]), TOK_PARSE_SPECIAL, &parallel[i], &e) != 0;
+    }
+    CHECK_INT(failures, 0);
+    for (int i = 0; i < N; i++) {
+        CHECK(serial[i].n == parallel[i].n &&
+              memcmp(serial[i].v, parallel[i].v, serial[i].n * sizeof(int32_t)) == 0);
+        tok_ids_release(&serial[i]);
+        tok_ids_release(&parallel[i]);
+    }
+    tok_free(t);
+}
+
 /* llama_detokenize's clean-up rules, on a vocabulary that enables them. */
 static void test_tokenizer__clean_spaces(void)
 {
@@ -578,5 +658,7 @@ int main(void)
     RUN(test_tokenizer__bad_vocabs);
     RUN(test_tokenizer__odd_input);
     RUN(test_tokenizer__clean_spaces);
+    RUN(test_tokenizer__random_bytes);
+    RUN(test_tokenizer__threads);
     return test_report();
 }
