@@ -18,8 +18,11 @@
  * engine does not decode) fails with ERR_UNSUPPORTED. Keys, strings and
  * numeric arrays are copied out of the file into memory owned by the gguf
  * (NUL-terminated, naturally aligned); tensor data stays in the mapping and
- * `gguf_tensor.data` points into it. Everything a gguf hands out lives until
- * gguf_close.
+ * `gguf_tensor.data` points into it, at a multiple of gguf_alignment(g) from
+ * the page-aligned start of the file (so F32 data is 4-byte aligned unless a
+ * file sets general.alignment below 4, which ggml allows). gguf_open_mem
+ * files are aligned as the caller's buffer is. Everything a gguf hands out
+ * lives until gguf_close.
  *
  *   gguf *g = NULL;
  *   if (gguf_open(&g, path, &e) < 0) ...
