@@ -27,7 +27,7 @@ static const command_def *const commands[] = {
     &(const command_def){.name = "quantdiff", .summary = "KL divergence of a quantized model from its base"},
     &(const command_def){.name = "bench", .summary = "prefill and decode speed of a GGUF model"},
     &(const command_def){.name = "generate", .summary = "one completion, to try a model by hand"},
-    &(const command_def){.name = "tokenize", .summary = "token ids of a text"},
+    &cmd_tokenize_def,
     &(const command_def){.name = "logits", .summary = "logits as JSON, for parity checks"},
     &cmd_datasets_def,
     &cmd_help_def,
