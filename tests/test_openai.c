@@ -564,7 +564,7 @@ static const fault_case fault_cases[] = {
      "HTTP 503: injected fault 503 (server_error, 503) (after 4 attempts: 503, 503, 503, 503)"},
     {"[[fault:429]]", false, 4, GEN_ERR_API, "HTTP 429"},
     {"[[fault:hang]]", false, 4, GEN_ERR_TIMEOUT,
-     "no answer within 0.4 s (after 4 attempts: timeout, timeout"},
+     "no answer within 0.75 s (after 4 attempts: timeout, timeout"},
     {"[[fault:badjson]]", false, 4, GEN_ERR_PARSE, "unreadable answer"},
     {"[[fault:empty]]", false, 4, GEN_ERR_API, "no choices"},
     /* curl takes a 200 cut in its headers as a whole answer with an empty body */
@@ -586,7 +586,7 @@ static void test_openai__faults(void)
         return;
     }
     settings_for(&s, &f);
-    s.timeout_s = 0.4;
+    s.timeout_s = 0.75; /* long enough for a loaded machine, short for the hangs */
     s.concurrency = 32;
     CHECK_INT(runner_open(&r, "openai", &s, &e), 0);
     const char **contents = arena_calloc(&a, n, sizeof *contents);
@@ -959,7 +959,7 @@ static void test_openai__thousand_with_faults(void)
     settings_for(&s, &f);
     s.concurrency = 32;
     s.max_retries = 2;
-    s.timeout_s = 1;
+    s.timeout_s = 2;
     CHECK_INT(runner_open(&r, "openai", &s, &e), 0);
     size_t n = 1000;
     plan *want = arena_calloc(&a, n, sizeof *want);
