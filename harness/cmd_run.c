@@ -82,24 +82,6 @@ static const opt_def run_opt_defs[] = {
 
 /* ---- settings shared by every task of the run ---- */
 
-static const char *default_data_dir(arena *a)
-{
-    const char *d = getenv("TALLY_DATA");
-    if (d && *d) return d;
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && *xdg) return arena_printf(a, "%s/tally/datasets", xdg);
-    const char *home = getenv("HOME");
-    return arena_printf(a, "%s/.cache/tally/datasets", home ? home : ".");
-}
-
-static const char *default_cache_dir(arena *a)
-{
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && *xdg) return arena_printf(a, "%s/tally", xdg);
-    const char *home = getenv("HOME");
-    return arena_printf(a, "%s/.cache/tally", home ? home : ".");
-}
-
 static const char *guess_backend(const run_opts *ro)
 {
     if (ro->backend) return ro->backend;
@@ -269,14 +251,14 @@ static int run_task(run_ctx *rc, const task_def *t, const char *dir_path, err *e
 
     task_options o;
     task_options_default(&o);
-    o.data_dir = ro->data_dir ? ro->data_dir : default_data_dir(&a);
+    o.data_dir = cmd_data_dir(ro->data_dir, &a);
     o.shots = ro->shots;
     o.chat = rc->chat;
     o.samples = ro->samples;
     o.jobs = ro->jobs;
     o.exec_timeout_s = ro->exec_timeout;
     o.unsafe_no_sandbox = ro->unsafe_no_sandbox;
-    o.cache_dir = ro->cache_dir ? ro->cache_dir : default_cache_dir(&a);
+    o.cache_dir = cmd_cache_dir(ro->cache_dir, &a);
     o.python = ro->python;
     if (ro->tool_mode) o.tool_mode = ro->tool_mode;
     if (ro->ifeval_mode) o.scorer_mode = ro->ifeval_mode;
