@@ -1,10 +1,13 @@
 /* tasks.c: the task registry (DESIGN.md "Where things live"). */
 #include <string.h>
 
+#include "datasets/bfcl.h"
+#include "datasets/gsm8k.h"
+#include "scorers/bfcl.h"
+#include "scorers/gsm8k.h"
 #include "task.h"
 
-#include "datasets/bfcl.h"
-#include "scorers/bfcl.h"
+static const char *const gsm8k_metrics[] = {"strict_match", "flexible_extract", NULL};
 
 /* To add a task: write its loader and prompt builder in datasets/<benchmark>.c,
  * its scorer (and aggregator when the metric is not a plain mean) in
@@ -24,6 +27,14 @@ static const char *const bfcl_metrics[] = {
      bfcl_load, bfcl_build, bfcl_score, bfcl_aggregate}
 
 static const task_def tasks[] = {
+    {"gsm8k", "gsm8k", "GSM8K, 5 exemplars from train per item (lm-eval `gsm8k`)", "gsm8k",
+     gsm8k_metrics, 0, gsm8k_load, gsm8k_build, gsm8k_score, NULL},
+    {"gsm8k_cot", "gsm8k", "GSM8K, 8 fixed chain-of-thought exemplars (\"GSM8K 8-shot\")",
+     "gsm8k_cot", gsm8k_metrics, 0, gsm8k_load, gsm8k_build, gsm8k_score, NULL},
+    {"gsm8k_cot_zeroshot", "gsm8k", "GSM8K, zero-shot \"Let's think step by step.\"",
+     "gsm8k_cot_zeroshot", gsm8k_metrics, 0, gsm8k_load, gsm8k_build, gsm8k_score, NULL},
+    {"gsm8k_cot_llama", "gsm8k", "GSM8K, 8-shot in Llama 3's instruction layout",
+     "gsm8k_cot_llama", gsm8k_metrics, 0, gsm8k_load, gsm8k_build, gsm8k_score, NULL},
     {"bfcl", "bfcl", "BFCL V4 function calling: all AST and relevance categories", NULL,
      bfcl_metrics, TASK_TOOLS, bfcl_load, bfcl_build, bfcl_score, bfcl_aggregate},
     BFCL_ROW("simple_python", BFCL_AST_METRICS("simple_python"), "one Python function, one call"),
