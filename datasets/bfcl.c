@@ -479,7 +479,7 @@ static int preprocess_doc(arena *a, const pyval *fn, bfcl_lang lang, pyval **out
             const pyval *sub = pyval_dict_get(pd, "properties");
             if (lang == BFCL_JAVASCRIPT && t && strcmp(t, "dict") == 0 && sub) {
                 buf sj = BUF_INIT;
-                pyval_dump_json(&sj, sub, -1, true, true);
+                pyval_dump_json(&sj, sub, -1, true, PYVAL_JSON_LENIENT);
                 buf_printf(&note, " Its entries follow this schema and are not strings themselves: %s",
                            sj.data);
                 buf_release(&sj);
@@ -531,7 +531,7 @@ int bfcl_system_prompt(const bfcl_item *bi, arena *a, const char **out, err *e)
     if (preprocess_all(a, bi, &fns) < 0) return err_set(e, ERR_NOMEM, "out of memory");
     buf b = BUF_INIT;
     int rc = buf_puts(&b, system_prompt_head);
-    if (!rc) rc = pyval_dump_json(&b, fns, 4, true, true);
+    if (!rc) rc = pyval_dump_json(&b, fns, 4, true, PYVAL_JSON_LENIENT);
     if (!rc) rc = buf_putc(&b, '\n');
     if (!rc && !(*out = arena_memdup(a, b.data, b.len))) rc = ERR_NOMEM;
     buf_release(&b);
@@ -659,7 +659,7 @@ int bfcl_tools_json(const bfcl_item *bi, arena *a, const char **out, err *e)
     }
     pyval *list = pyval_list(a, tools, fns->u.seq.n);
     buf b = BUF_INIT;
-    int rc = list ? pyval_dump_json(&b, list, -1, false, true) : ERR_NOMEM;
+    int rc = list ? pyval_dump_json(&b, list, -1, false, PYVAL_JSON_LENIENT) : ERR_NOMEM;
     if (!rc && !(*out = arena_memdup(a, b.data, b.len))) rc = ERR_NOMEM;
     buf_release(&b);
     return rc ? err_set(e, ERR_NOMEM, "out of memory") : 0;
@@ -1084,7 +1084,7 @@ int bfcl_oracle_tool_calls(const bfcl_item *bi, arena *a, const char **out, err 
             pyval *name, *args, *d = pyval_dict(a);
             buf t = BUF_INIT;
             int rc = d ? oracle_call(a, bi, bi->answer->u.seq.items[i], &name, &args) : ERR_NOMEM;
-            if (!rc) rc = pyval_dump_json(&t, args, -1, false, true);
+            if (!rc) rc = pyval_dump_json(&t, args, -1, false, PYVAL_JSON_LENIENT);
             if (!rc) rc = dict_put(a, d, "name", underscored(a, name));
             if (!rc) rc = dict_put(a, d, "arguments", pyval_str(a, t.data, t.len));
             buf_release(&t);
@@ -1095,7 +1095,7 @@ int bfcl_oracle_tool_calls(const bfcl_item *bi, arena *a, const char **out, err 
     }
     }
     buf b = BUF_INIT;
-    int rc = pyval_dump_json(&b, list, -1, false, true);
+    int rc = pyval_dump_json(&b, list, -1, false, PYVAL_JSON_LENIENT);
     if (!rc && !(*out = arena_memdup(a, b.data, b.len))) rc = ERR_NOMEM;
     buf_release(&b);
     return rc ? err_set(e, ERR_NOMEM, "out of memory") : 0;

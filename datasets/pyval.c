@@ -995,9 +995,17 @@ static int json_str(buf *out, const char *s, size_t n, bool ea)
         } else if (c < 0x20 || (ea && c == 0x7f)) {
             rc = buf_printf(out, "\\u%04x", c);
             i++;
-        } else if (c < 0x80 || !ea) {
+        } else if (c < 0x80) {
             rc = buf_putc(out, (char)c);
             i++;
+        } else if (!ea) {
+            /* raw UTF-8, except what has no UTF-8 form */
+            size_t adv;
+            int32_t cp = pyval_utf8_next(s + i, n - i, &adv);
+            if (cp < 0) rc = buf_puts(out, "\\ufffd");
+            else if (cp >= 0xd800 && cp <= 0xdfff) rc = buf_printf(out, "\\u%04x", (unsigned)cp);
+            else rc = buf_append(out, s + i, adv);
+            i += adv;
         } else {
             size_t adv;
             int32_t cp = pyval_utf8_next(s + i, n - i, &adv);
@@ -1015,10 +1023,11 @@ static int json_str(buf *out, const char *s, size_t n, bool ea)
     return rc;
 }
 
-static int json_float(buf *out, double d)
+static int json_float(buf *out, double d, bool strict)
 {
-    if (isnan(d)) return buf_puts(out, "NaN");
-    if (isinf(d)) return buf_puts(out, d > 0 ? "Infinity" : "-Infinity");
+    if (isnan(d)) return buf_puts(out, strict ? "\"NaN\"" : "NaN");
+    if (isinf(d)) return buf_puts(out, d > 0 ? (strict ? "\"Infinity\"" : "Infinity")
+                                             : (strict ? "\"-Infinity\"" : "-Infinity"));
     return pyval_float_repr(out, d);
 }
 
@@ -1030,7 +1039,7 @@ static int json_newline(buf *out, int indent, int depth)
     return rc;
 }
 
-static int json_key(buf *out, const pyval *k, bool ea, bool lenient)
+static int json_key(buf *out, const pyval *k, bool ea, unsigned flags)
 {
     buf t = BUF_INIT;
     int rc;
@@ -1043,9 +1052,9 @@ static int json_key(buf *out, const pyval *k, bool ea, bool lenient)
         if (!rc) rc = int_text(out, k);
         if (!rc) rc = buf_putc(out, '"');
         return rc;
-    case PYV_FLOAT: rc = json_float(&t, k->u.f); break;
+    case PYV_FLOAT: rc = json_float(&t, k->u.f, false); break;
     default:
-        if (!lenient) return ERR_INVALID;
+        if (!(flags & PYVAL_JSON_LENIENT)) return ERR_INVALID;
         rc = pyval_repr(&t, k);
         break;
     }
@@ -1054,17 +1063,17 @@ static int json_key(buf *out, const pyval *k, bool ea, bool lenient)
     return rc;
 }
 
-static int json_dump(buf *out, const pyval *v, int indent, bool ea, bool lenient, int depth)
+static int json_dump(buf *out, const pyval *v, int indent, bool ea, unsigned flags, int depth)
 {
     int rc = 0;
     switch (v->kind) {
     case PYV_NONE: return buf_puts(out, "null");
     case PYV_BOOL: return buf_puts(out, v->u.b ? "true" : "false");
     case PYV_INT: return int_text(out, v);
-    case PYV_FLOAT: return json_float(out, v->u.f);
+    case PYV_FLOAT: return json_float(out, v->u.f, flags & PYVAL_JSON_STRICT);
     case PYV_STR: return json_str(out, v->u.s.p, v->u.s.len, ea);
     case PYV_BYTES: {
-        if (!lenient) return ERR_INVALID;
+        if (!(flags & PYVAL_JSON_LENIENT)) return ERR_INVALID;
         buf t = BUF_INIT;
         rc = pyval_repr(&t, v);
         if (!rc) rc = json_str(out, t.data, t.len, ea);
@@ -1078,7 +1087,7 @@ static int json_dump(buf *out, const pyval *v, int indent, bool ea, bool lenient
         for (size_t i = 0; i < v->u.seq.n && !rc; i++) {
             if (i) rc = buf_puts(out, indent >= 0 ? "," : ", ");
             if (!rc) rc = json_newline(out, indent, depth + 1);
-            if (!rc) rc = json_dump(out, v->u.seq.items[i], indent, ea, lenient, depth + 1);
+            if (!rc) rc = json_dump(out, v->u.seq.items[i], indent, ea, flags, depth + 1);
         }
         if (!rc) rc = json_newline(out, indent, depth);
         if (!rc) rc = buf_putc(out, ']');
@@ -1089,9 +1098,9 @@ static int json_dump(buf *out, const pyval *v, int indent, bool ea, bool lenient
         for (size_t i = 0; i < v->u.dict.n && !rc; i++) {
             if (i) rc = buf_puts(out, indent >= 0 ? "," : ", ");
             if (!rc) rc = json_newline(out, indent, depth + 1);
-            if (!rc) rc = json_key(out, v->u.dict.keys[i], ea, lenient);
+            if (!rc) rc = json_key(out, v->u.dict.keys[i], ea, flags);
             if (!rc) rc = buf_puts(out, ": ");
-            if (!rc) rc = json_dump(out, v->u.dict.vals[i], indent, ea, lenient, depth + 1);
+            if (!rc) rc = json_dump(out, v->u.dict.vals[i], indent, ea, flags, depth + 1);
         }
         if (!rc) rc = json_newline(out, indent, depth);
         if (!rc) rc = buf_putc(out, '}');
@@ -1100,7 +1109,7 @@ static int json_dump(buf *out, const pyval *v, int indent, bool ea, bool lenient
     return ERR_INVALID;
 }
 
-int pyval_dump_json(buf *out, const pyval *v, int indent, bool ensure_ascii, bool lenient)
+int pyval_dump_json(buf *out, const pyval *v, int indent, bool ensure_ascii, unsigned flags)
 {
-    return json_dump(out, v, indent, ensure_ascii, lenient, 0);
+    return json_dump(out, v, indent, ensure_ascii, flags, 0);
 }

@@ -21,7 +21,7 @@
  *
  *   pyval *v;
  *   if (pyval_parse_json(text, len, &arena, &v, &e) < 0) ...   // json.loads
- *   pyval_dump_json(&b, v, 4, true);                            // json.dumps(v, indent=4)
+ *   pyval_dump_json(&b, v, 4, true, 0);                         // json.dumps(v, indent=4)
  *   pyval_repr(&b, v);                                          // repr(v)
  */
 #ifndef TALLY_DATASETS_PYVAL_H
@@ -127,12 +127,22 @@ bool pyval_int_to_double(const pyval *v, double *out);
  * control characters in strings refused, only space/tab/CR/LF between tokens,
  * nothing after the value. Errors name the byte offset (1-based). */
 int pyval_parse_json(const char *text, size_t len, arena *a, pyval **out, err *e);
+enum pyval_json_flags {
+    /* write the repr (as a string) of what json.dumps refuses: bytes, tuple keys */
+    PYVAL_JSON_LENIENT = 1 << 0,
+    /* plain RFC 8259 output for other readers: NaN and infinities as the
+     * strings "NaN", "Infinity", "-Infinity" instead of bare words */
+    PYVAL_JSON_STRICT = 1 << 1,
+};
+
 /* Python's json.dumps(v, indent=indent (< 0: None), ensure_ascii=ensure_ascii):
  * separators ", "/": " (",": " with an indent), tuples as arrays, float repr,
  * NaN/Infinity, non-str keys converted like Python (1 -> "1", True -> "true").
- * ERR_INVALID for what json.dumps refuses (bytes, tuple keys) unless `lenient`,
- * which writes their repr as a string instead. */
-int pyval_dump_json(buf *out, const pyval *v, int indent, bool ensure_ascii, bool lenient);
+ * ERR_INVALID for what json.dumps refuses (bytes, tuple keys) unless
+ * PYVAL_JSON_LENIENT. Without ensure_ascii, lone surrogates are written as
+ * \uXXXX escapes and bytes that are not UTF-8 as \ufffd, so the output is
+ * always valid UTF-8. */
+int pyval_dump_json(buf *out, const pyval *v, int indent, bool ensure_ascii, unsigned flags);
 
 /* ---- Python text ---- */
 /* repr(v): 'str' quoting and escapes as Python (non-printable characters

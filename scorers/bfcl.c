@@ -826,7 +826,7 @@ int bfcl_score(const score_ctx *c, const sample_view *s, size_t n, score_record 
             goto nomem;
         if (calls) {
             buf_reset(&b);
-            if (pyval_dump_json(&b, calls, -1, false, true) < 0) goto nomem;
+            if (pyval_dump_json(&b, calls, -1, false, PYVAL_JSON_LENIENT | PYVAL_JSON_STRICT) < 0) goto nomem;
             cJSON *raw = cJSON_CreateRaw(b.data);
             if (!raw) goto nomem;
             cJSON_AddItemToObject(r->fields, "calls", raw);

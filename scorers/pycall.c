@@ -587,6 +587,17 @@ static int lex_all(lexer *L)
     size_t n = L->n, i = 0;
     char stack[200];
     size_t depth = 0;
+    /* the text must be UTF-8 (Python's source is a str), string literals included */
+    for (size_t k = 0; k < n;) {
+        size_t adv;
+        int32_t cp = (unsigned char)s[k] < 0x80 ? 0 : pyval_utf8_next(s + k, n - k, &adv);
+        if ((unsigned char)s[k] < 0x80) {
+            k++;
+            continue;
+        }
+        if (cp < 0 || (cp >= 0xd800 && cp <= 0xdfff)) return lex_fail(L, k, "invalid UTF-8");
+        k += adv;
+    }
     while (i < n) {
         unsigned char c = (unsigned char)s[i];
         if (c == ' ' || c == '\t' || c == '\f') {

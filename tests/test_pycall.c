@@ -139,6 +139,18 @@ static void test_pycall__values(void)
         }
         arena_release(&a);
     }
+    /* text that is not UTF-8 is refused, inside string literals too */
+    {
+        static const char *const bad[] = {"[f(a='\xff')]", "[f(a='\xed\xa0\x80')]", "[f(a=1)]\xc3"};
+        for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
+            arena ba = ARENA_INIT;
+            err be = ERR_INIT;
+            pyval *bv;
+            CHECK_INT(pycall_decode(bad[i], strlen(bad[i]), &ba, &bv, NULL, &be), ERR_PARSE);
+            CHECK(strstr(be.msg, "UTF-8") != NULL);
+            arena_release(&ba);
+        }
+    }
     /* multi-turn ground truth strings: positional arguments are dropped */
     arena a = ARENA_INIT;
     err e = ERR_INIT;

@@ -98,7 +98,7 @@ static void json_case(const cJSON *o)
             for (size_t k = 0; k < ARRAY_LEN(dumps); k++) {
                 if (!jstr(o, dumps[k].key)) continue; /* a lone surrogate has no UTF-8 form */
                 buf_reset(&b);
-                CHECK_INT(pyval_dump_json(&b, v, dumps[k].indent, dumps[k].ea, false), 0);
+                CHECK_INT(pyval_dump_json(&b, v, dumps[k].indent, dumps[k].ea, 0), 0);
                 CHECK_STR(b.data, jstr(o, dumps[k].key));
             }
             buf_release(&b);
@@ -182,19 +182,28 @@ static void test_pyval__dict_keys(void)
     pyval_repr(&b, d);
     CHECK_STR(b.data, "{1: 'c', '1': 'd'}"); /* like Python: the first key stays, the last value wins */
     buf_reset(&b);
-    CHECK_INT(pyval_dump_json(&b, d, -1, true, false), 0);
+    CHECK_INT(pyval_dump_json(&b, d, -1, true, 0), 0);
     CHECK_STR(b.data, "{\"1\": \"c\", \"1\": \"d\"}");
     /* json.dumps refuses bytes and tuple keys unless lenient */
     pyval *one = pyval_int(&a, 1);
     pyval *t = pyval_dict(&a);
     pyval_dict_set(&a, t, pyval_tuple(&a, &one, 1), one);
     buf_reset(&b);
-    CHECK_INT(pyval_dump_json(&b, t, -1, true, false), ERR_INVALID);
+    CHECK_INT(pyval_dump_json(&b, t, -1, true, 0), ERR_INVALID);
     buf_reset(&b);
-    CHECK_INT(pyval_dump_json(&b, t, -1, true, true), 0);
+    CHECK_INT(pyval_dump_json(&b, t, -1, true, PYVAL_JSON_LENIENT), 0);
     CHECK_STR(b.data, "{\"(1,)\": 1}");
     buf_reset(&b);
-    CHECK_INT(pyval_dump_json(&b, pyval_bytes(&a, "x", 1), -1, true, false), ERR_INVALID);
+    CHECK_INT(pyval_dump_json(&b, pyval_bytes(&a, "x", 1), -1, true, 0), ERR_INVALID);
+    /* strict output for other JSON readers: no bare NaN/Infinity, always UTF-8 */
+    pyval *odd[4] = {pyval_float(&a, INFINITY), pyval_float(&a, NAN), pyval_str(&a, "\xed\xa0\x80", 3),
+                     pyval_str(&a, "a\xff" "b\xc3\xa9", 5)};
+    buf_reset(&b);
+    CHECK_INT(pyval_dump_json(&b, pyval_list(&a, odd, 4), -1, false, PYVAL_JSON_STRICT), 0);
+    CHECK_STR(b.data, "[\"Infinity\", \"NaN\", \"\\ud800\", \"a\\ufffdb\xc3\xa9\"]");
+    buf_reset(&b);
+    CHECK_INT(pyval_dump_json(&b, pyval_list(&a, odd, 2), -1, true, 0), 0);
+    CHECK_STR(b.data, "[Infinity, NaN]");
     CHECK(pyval_hashable(pyval_tuple(&a, &one, 1)));
     pyval *lst = pyval_list(&a, &one, 1);
     CHECK(!pyval_hashable(pyval_tuple(&a, &lst, 1)));
