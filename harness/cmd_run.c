@@ -262,10 +262,14 @@ static int run_task(run_ctx *rc, const task_def *t, const char *dir_path, err *e
     o.python = ro->python;
     if (ro->tool_mode) o.tool_mode = ro->tool_mode;
     if (ro->ifeval_mode) o.scorer_mode = ro->ifeval_mode;
-    if (strcmp(o.tool_mode, "prompt") && strcmp(o.tool_mode, "native"))
-        return err_set(e, ERR_USAGE, "--tool-mode: \"%s\" is not prompt or native", o.tool_mode);
-    if (strcmp(o.scorer_mode, "compat") && strcmp(o.scorer_mode, "fixed"))
-        return err_set(e, ERR_USAGE, "--ifeval-mode: \"%s\" is not compat or fixed", o.scorer_mode);
+    if (strcmp(o.tool_mode, "prompt") && strcmp(o.tool_mode, "native")) {
+        ret = err_set(e, ERR_USAGE, "--tool-mode: \"%s\" is not prompt or native", o.tool_mode);
+        goto out;
+    }
+    if (strcmp(o.scorer_mode, "compat") && strcmp(o.scorer_mode, "fixed")) {
+        ret = err_set(e, ERR_USAGE, "--ifeval-mode: \"%s\" is not compat or fixed", o.scorer_mode);
+        goto out;
+    }
     if (o.samples > 1 && ro->temperature == 0 && !ro->quiet)
         fprintf(stderr, "tally run: note: --samples %d with greedy decoding gives %d identical "
                         "completions; set --temperature for pass@k\n", o.samples, o.samples);
