@@ -24,7 +24,8 @@ static const bfcl_category categories[] = {
     {"live_simple", "live_simple", BFCL_AST_SIMPLE, BFCL_PYTHON, true, true},
     {"live_multiple", "live_multiple", BFCL_AST_MULTIPLE, BFCL_PYTHON, true, true},
     {"live_parallel", "live_parallel", BFCL_AST_PARALLEL, BFCL_PYTHON, true, true},
-    {"live_parallel_multiple", "live_parallel_multiple", BFCL_AST_PARALLEL, BFCL_PYTHON, true, true},
+    {"live_parallel_multiple", "live_parallel_multiple", BFCL_AST_PARALLEL, BFCL_PYTHON, true,
+     true},
     {"live_irrelevance", "live_irrelevance", BFCL_IRRELEVANCE, BFCL_PYTHON, true, true},
     {"live_relevance", "live_relevance", BFCL_RELEVANCE, BFCL_PYTHON, true, true},
     {"multi_turn_base", "multi_turn_base", BFCL_MULTI_TURN, BFCL_PYTHON, false, false},
@@ -49,9 +50,13 @@ const bfcl_category *bfcl_category_find(const char *name)
 int bfcl_tool_mode(const task_options *o, bool *native, err *e)
 {
     const char *m = o && o->tool_mode ? o->tool_mode : "prompt";
-    if (strcmp(m, "prompt") == 0) *native = false;
-    else if (strcmp(m, "native") == 0) *native = true;
-    else return err_set(e, ERR_INVALID, "--tool-mode must be \"prompt\" or \"native\" (got \"%s\")", m);
+    if (strcmp(m, "prompt") == 0)
+        *native = false;
+    else if (strcmp(m, "native") == 0)
+        *native = true;
+    else
+        return err_set(e, ERR_INVALID, "--tool-mode must be \"prompt\" or \"native\" (got \"%s\")",
+                       m);
     return 0;
 }
 
@@ -65,10 +70,14 @@ int bfcl_tool_mode(const task_options *o, bool *native, err *e)
 static const struct {
     const char *cls, *file;
 } mt_classes[] = {
-    {"GorillaFileSystem", "gorilla_file_system"}, {"MathAPI", "math_api"},
-    {"MessageAPI", "message_api"},                {"TwitterAPI", "posting_api"},
-    {"TicketAPI", "ticket_api"},                  {"TradingBot", "trading_bot"},
-    {"TravelAPI", "travel_booking"},              {"VehicleControlAPI", "vehicle_control"},
+    {"GorillaFileSystem", "gorilla_file_system"},
+    {"MathAPI", "math_api"},
+    {"MessageAPI", "message_api"},
+    {"TwitterAPI", "posting_api"},
+    {"TicketAPI", "ticket_api"},
+    {"TradingBot", "trading_bot"},
+    {"TravelAPI", "travel_booking"},
+    {"VehicleControlAPI", "vehicle_control"},
 };
 
 typedef struct loader {
@@ -118,8 +127,8 @@ static int read_jsonl(loader *L, const char *rel, const char **path_out, pyval *
             goto out;
         }
         if (v->kind != PYV_DICT) {
-            rc = err_set(L->e, ERR_PARSE, "%s:%zu: expected a JSON object, got %s", path,
-                         it.lineno, pyval_type_name(v));
+            rc = err_set(L->e, ERR_PARSE, "%s:%zu: expected a JSON object, got %s", path, it.lineno,
+                         pyval_type_name(v));
             goto out;
         }
         if (n == cap) {
@@ -171,8 +180,8 @@ static int check_doc(loader *L, const char *path, size_t line, const pyval *fn)
                        line, str_field(fn, "name"));
     const pyval *req = pyval_dict_get(params, "required");
     if (req && req->kind != PYV_LIST)
-        return err_set(L->e, ERR_PARSE, "%s:%zu: \"required\" of \"%s\" is not a list", path,
-                       line, str_field(fn, "name"));
+        return err_set(L->e, ERR_PARSE, "%s:%zu: \"required\" of \"%s\" is not a list", path, line,
+                       str_field(fn, "name"));
     for (size_t i = 0; props && i < props->u.dict.n; i++) {
         const pyval *p = props->u.dict.vals[i];
         if (p->kind != PYV_DICT)
@@ -190,8 +199,8 @@ static int check_messages(loader *L, const char *path, size_t line, const pyval 
         const pyval *m = msgs->u.seq.items[i];
         if (m->kind != PYV_DICT || !str_field(m, "role") || !str_field(m, "content"))
             return err_set(L->e, ERR_PARSE,
-                           "%s:%zu: message %zu needs string \"role\" and \"content\"", path,
-                           line, i + 1);
+                           "%s:%zu: message %zu needs string \"role\" and \"content\"", path, line,
+                           i + 1);
     }
     return 0;
 }
@@ -295,11 +304,13 @@ static int load_category(loader *L, const bfcl_category *cat)
         const pyval *q = qrows[i];
         size_t line = qlines[i];
         const char *id = str_field(q, "id");
-        if (!id) return err_set(L->e, ERR_PARSE, "%s:%zu: \"id\" is missing or not a string", qpath, line);
+        if (!id)
+            return err_set(L->e, ERR_PARSE, "%s:%zu: \"id\" is missing or not a string", qpath,
+                           line);
         const pyval *question = pyval_dict_get(q, "question");
         if (!question || question->kind != PYV_LIST || question->u.seq.n == 0)
-            return err_set(L->e, ERR_PARSE, "%s:%zu: \"question\" must be a non-empty list of turns",
-                           qpath, line);
+            return err_set(L->e, ERR_PARSE,
+                           "%s:%zu: \"question\" must be a non-empty list of turns", qpath, line);
         if ((rc = check_messages(L, qpath, line, question->u.seq.items[0])) < 0) return rc;
         bfcl_item *bi = arena_alloc(L->a, sizeof *bi);
         if (!bi) return err_set(L->e, ERR_NOMEM, "out of memory");
@@ -320,8 +331,9 @@ static int load_category(loader *L, const bfcl_category *cat)
             const pyval *ar = arows[i];
             const char *aid = str_field(ar, "id");
             if (!aid || strcmp(aid, id) != 0)
-                return err_set(L->e, ERR_PARSE, "%s:%zu: possible answer id \"%s\" does not match "
-                                                "question id \"%s\" (%s:%zu)",
+                return err_set(L->e, ERR_PARSE,
+                               "%s:%zu: possible answer id \"%s\" does not match "
+                               "question id \"%s\" (%s:%zu)",
                                apath, alines[i], aid ? aid : "?", id, qpath, line);
             pyval *gt = pyval_dict_get(ar, "ground_truth");
             if (!gt || gt->kind != PYV_LIST)
@@ -330,8 +342,8 @@ static int load_category(loader *L, const bfcl_category *cat)
             if (cat->kind != BFCL_MULTI_TURN) {
                 for (size_t k = 0; k < gt->u.seq.n; k++) {
                     const pyval *g = gt->u.seq.items[k];
-                    if (g->kind != PYV_DICT || g->u.dict.n != 1 || g->u.dict.keys[0]->kind != PYV_STR ||
-                        g->u.dict.vals[0]->kind != PYV_DICT)
+                    if (g->kind != PYV_DICT || g->u.dict.n != 1 ||
+                        g->u.dict.keys[0]->kind != PYV_STR || g->u.dict.vals[0]->kind != PYV_DICT)
                         return err_set(L->e, ERR_PARSE,
                                        "%s:%zu: ground_truth[%zu] is not {function: {param: "
                                        "[values]}}",
@@ -375,8 +387,10 @@ int bfcl_load(const task_options *o, const char *arg, arena *a, item_set *out, e
     out->n = L.n;
     const char *p;
     char rel[160];
-    if (only) snprintf(rel, sizeof rel, "bfcl/BFCL_v4_%s.json", only->name);
-    else snprintf(rel, sizeof rel, "bfcl");
+    if (only)
+        snprintf(rel, sizeof rel, "bfcl/BFCL_v4_%s.json", only->name);
+    else
+        snprintf(rel, sizeof rel, "bfcl");
     if (only) {
         if ((rc = datasets_locate(L.data_dir, rel, a, &p, e)) < 0) return rc;
     } else {
@@ -445,9 +459,10 @@ static int preprocess_doc(arena *a, const pyval *fn, bfcl_lang lang, pyval **out
 {
     pyval *c = dict_copy(a, fn);
     if (!c) return ERR_NOMEM;
-    const char *hint = lang == BFCL_JAVA         ? " Note that the provided function is in Java 8 SDK syntax."
-                       : lang == BFCL_JAVASCRIPT ? " Note that the provided function is in JavaScript syntax."
-                                                 : " Note that the provided function is in Python 3 syntax.";
+    const char *hint =
+        lang == BFCL_JAVA         ? " Note that the provided function is in Java 8 SDK syntax."
+        : lang == BFCL_JAVASCRIPT ? " Note that the provided function is in JavaScript syntax."
+                                  : " Note that the provided function is in Python 3 syntax.";
     if (dict_put(a, c, "description", concat_str(a, pyval_dict_get(fn, "description"), hint)) < 0)
         return ERR_NOMEM;
     if (lang != BFCL_PYTHON) {
@@ -462,13 +477,18 @@ static int preprocess_doc(arena *a, const pyval *fn, bfcl_lang lang, pyval **out
             const char *t = str_field(pd, "type");
             buf note = BUF_INIT;
             if (!t || strcmp(t, "any") == 0)
-                buf_printf(&note, " This parameter accepts any %s value, written as %s source text in a string.",
-                           lang_word(lang), lang_word(lang));
+                buf_printf(
+                    &note,
+                    " This parameter accepts any %s value, written as %s source text in a string.",
+                    lang_word(lang), lang_word(lang));
             else
-                buf_printf(&note, " This parameter has the %s type %s, written as %s source text in a string.",
-                           lang_word(lang), t, lang_word(lang));
-            bool arr = t && (lang == BFCL_JAVA ? (strcmp(t, "ArrayList") == 0 || strcmp(t, "Array") == 0)
-                                               : strcmp(t, "array") == 0);
+                buf_printf(
+                    &note,
+                    " This parameter has the %s type %s, written as %s source text in a string.",
+                    lang_word(lang), t, lang_word(lang));
+            bool arr =
+                t && (lang == BFCL_JAVA ? (strcmp(t, "ArrayList") == 0 || strcmp(t, "Array") == 0)
+                                        : strcmp(t, "array") == 0);
             const pyval *items = pyval_dict_get(pd, "items");
             if (arr && items) {
                 const char *it = str_field(items, "type");
@@ -480,14 +500,16 @@ static int preprocess_doc(arena *a, const pyval *fn, bfcl_lang lang, pyval **out
             if (lang == BFCL_JAVASCRIPT && t && strcmp(t, "dict") == 0 && sub) {
                 buf sj = BUF_INIT;
                 pyval_dump_json(&sj, sub, -1, true, PYVAL_JSON_LENIENT);
-                buf_printf(&note, " Its entries follow this schema and are not strings themselves: %s",
+                buf_printf(&note,
+                           " Its entries follow this schema and are not strings themselves: %s",
                            sj.data);
                 buf_release(&sj);
                 if (!(q = dict_without(a, q, "properties"))) return ERR_NOMEM;
             }
             pyval *desc = concat_str(a, pyval_dict_get(pd, "description"), note.data);
             buf_release(&note);
-            if (dict_put(a, q, "description", desc) < 0 || dict_put(a, q, "type", pyval_strz(a, "string")) < 0)
+            if (dict_put(a, q, "description", desc) < 0 ||
+                dict_put(a, q, "type", pyval_strz(a, "string")) < 0)
                 return ERR_NOMEM;
             if (pyval_dict_set(a, nprops, props->u.dict.keys[i], q) < 0) return ERR_NOMEM;
         }
@@ -542,13 +564,13 @@ int bfcl_system_prompt(const bfcl_item *bi, arena *a, const char **out, err *e)
 static const struct {
     const char *from, *to;
 } schema_types[] = {
-    {"integer", "integer"}, {"number", "number"},   {"float", "number"},   {"string", "string"},
-    {"boolean", "boolean"}, {"bool", "boolean"},     {"array", "array"},    {"list", "array"},
-    {"dict", "object"},     {"object", "object"},    {"tuple", "array"},    {"any", "string"},
-    {"byte", "integer"},    {"short", "integer"},    {"long", "integer"},   {"double", "number"},
-    {"char", "string"},     {"ArrayList", "array"},  {"Array", "array"},    {"HashMap", "object"},
-    {"Hashtable", "object"}, {"Queue", "array"},     {"Stack", "array"},    {"Any", "string"},
-    {"String", "string"},   {"Bigint", "integer"},
+    {"integer", "integer"},  {"number", "number"},   {"float", "number"}, {"string", "string"},
+    {"boolean", "boolean"},  {"bool", "boolean"},    {"array", "array"},  {"list", "array"},
+    {"dict", "object"},      {"object", "object"},   {"tuple", "array"},  {"any", "string"},
+    {"byte", "integer"},     {"short", "integer"},   {"long", "integer"}, {"double", "number"},
+    {"char", "string"},      {"ArrayList", "array"}, {"Array", "array"},  {"HashMap", "object"},
+    {"Hashtable", "object"}, {"Queue", "array"},     {"Stack", "array"},  {"Any", "string"},
+    {"String", "string"},    {"Bigint", "integer"},
 };
 
 static const char *schema_type(const char *t)
@@ -571,7 +593,8 @@ static int cast_items(arena *a, const pyval *items, pyval **out)
     const pyval *props = pyval_dict_get(items, "properties");
     if (strcmp(t, "array") == 0 && sub && sub->kind == PYV_DICT) {
         pyval *s2 = dict_copy(a, sub);
-        if (!s2 || dict_put(a, s2, "type", pyval_strz(a, schema_type(str_field(sub, "type")))) < 0 ||
+        if (!s2 ||
+            dict_put(a, s2, "type", pyval_strz(a, schema_type(str_field(sub, "type")))) < 0 ||
             dict_put(a, c, "items", s2) < 0)
             return ERR_NOMEM;
     } else if (strcmp(t, "object") == 0 && props && props->kind == PYV_DICT) {
@@ -590,7 +613,8 @@ static int cast_props(arena *a, const pyval *props, pyval **out)
     for (size_t i = 0; i < props->u.dict.n; i++) {
         const pyval *pd = props->u.dict.vals[i];
         if (pd->kind != PYV_DICT) {
-            if (pyval_dict_set(a, np, props->u.dict.keys[i], props->u.dict.vals[i]) < 0) return ERR_NOMEM;
+            if (pyval_dict_set(a, np, props->u.dict.keys[i], props->u.dict.vals[i]) < 0)
+                return ERR_NOMEM;
             continue;
         }
         pyval *q = dict_copy(a, pd);
@@ -598,17 +622,20 @@ static int cast_props(arena *a, const pyval *props, pyval **out)
         const char *from = str_field(pd, "type");
         const char *t = schema_type(from);
         if (dict_put(a, q, "type", pyval_strz(a, t)) < 0) return ERR_NOMEM;
-        if (from && strcmp(from, "float") == 0 && dict_put(a, q, "format", pyval_strz(a, "float")) < 0)
+        if (from && strcmp(from, "float") == 0 &&
+            dict_put(a, q, "format", pyval_strz(a, "float")) < 0)
             return ERR_NOMEM;
         if (strcmp(t, "array") == 0 || strcmp(t, "object") == 0) {
             const pyval *sub = pyval_dict_get(pd, "properties");
             const pyval *items = pyval_dict_get(pd, "items");
             if (sub && sub->kind == PYV_DICT) {
                 pyval *s2;
-                if (cast_props(a, sub, &s2) < 0 || dict_put(a, q, "properties", s2) < 0) return ERR_NOMEM;
+                if (cast_props(a, sub, &s2) < 0 || dict_put(a, q, "properties", s2) < 0)
+                    return ERR_NOMEM;
             } else if (items && items->kind == PYV_DICT) {
                 pyval *i2;
-                if (cast_items(a, items, &i2) < 0 || dict_put(a, q, "items", i2) < 0) return ERR_NOMEM;
+                if (cast_items(a, items, &i2) < 0 || dict_put(a, q, "items", i2) < 0)
+                    return ERR_NOMEM;
             }
         }
         if (pyval_dict_set(a, np, props->u.dict.keys[i], q) < 0) return ERR_NOMEM;
@@ -645,15 +672,18 @@ int bfcl_tools_json(const bfcl_item *bi, arena *a, const char **out, err *e)
                 const pyval *props = pyval_dict_get(val, "properties");
                 pyval *np = NULL;
                 if (!p || dict_put(a, p, "type", pyval_strz(a, "object")) < 0 ||
-                    (props && (cast_props(a, props, &np) < 0 || dict_put(a, p, "properties", np) < 0)))
+                    (props &&
+                     (cast_props(a, props, &np) < 0 || dict_put(a, p, "properties", np) < 0)))
                     return err_set(e, ERR_NOMEM, "out of memory");
                 val = p;
             } else if (pyval_is_str(key, "response")) {
                 continue; /* multi-turn docs describe their result; not part of a tool */
             }
-            if (!val || pyval_dict_set(a, nf, key, val) < 0) return err_set(e, ERR_NOMEM, "out of memory");
+            if (!val || pyval_dict_set(a, nf, key, val) < 0)
+                return err_set(e, ERR_NOMEM, "out of memory");
         }
-        if (dict_put(a, tool, "type", pyval_strz(a, "function")) < 0 || dict_put(a, tool, "function", nf) < 0)
+        if (dict_put(a, tool, "type", pyval_strz(a, "function")) < 0 ||
+            dict_put(a, tool, "function", nf) < 0)
             return err_set(e, ERR_NOMEM, "out of memory");
         tools[i] = tool;
     }
@@ -830,9 +860,11 @@ static const char *java_elem_type(const char *it, bool boxed)
     static const struct {
         const char *t, *prim, *box;
     } m[] = {
-        {"String", "String", "String"}, {"integer", "int", "Integer"}, {"long", "long", "Long"},
-        {"double", "double", "Double"}, {"float", "float", "Float"},   {"boolean", "boolean", "Boolean"},
-        {"char", "char", "Character"},  {"byte", "byte", "Byte"},      {"short", "short", "Short"},
+        {"String", "String", "String"}, {"integer", "int", "Integer"},
+        {"long", "long", "Long"},       {"double", "double", "Double"},
+        {"float", "float", "Float"},    {"boolean", "boolean", "Boolean"},
+        {"char", "char", "Character"},  {"byte", "byte", "Byte"},
+        {"short", "short", "Short"},
     };
     for (size_t i = 0; it && i < sizeof m / sizeof m[0]; i++)
         if (strcmp(m[i].t, it) == 0) return boxed ? m[i].box : m[i].prim;
@@ -845,16 +877,20 @@ static int java_scalar(buf *o, const char *t, const pyval *v);
 static int java_shape(buf *o, const pyval *v)
 {
     switch (v->kind) {
-    case PYV_STR: return buf_printf(o, "\"%s\"", v->u.s.p);
-    case PYV_BOOL: return buf_puts(o, v->u.b ? "true" : "false");
-    default: return put_str_of(o, v);
+    case PYV_STR:
+        return buf_printf(o, "\"%s\"", v->u.s.p);
+    case PYV_BOOL:
+        return buf_puts(o, v->u.b ? "true" : "false");
+    default:
+        return put_str_of(o, v);
     }
 }
 
 static int java_scalar(buf *o, const char *t, const pyval *v)
 {
     if (!t) t = "any";
-    if (v->kind == PYV_BOOL && strcmp(t, "boolean") == 0) return buf_puts(o, v->u.b ? "true" : "false");
+    if (v->kind == PYV_BOOL && strcmp(t, "boolean") == 0)
+        return buf_puts(o, v->u.b ? "true" : "false");
     if (v->kind == PYV_INT && strcmp(t, "long") == 0) {
         int rc = put_str_of(o, v);
         return rc ? rc : buf_putc(o, 'L');
@@ -884,8 +920,9 @@ static int java_text(buf *o, const char *t, const pyval *items, const pyval *v)
             if (i) rc = buf_puts(o, ", ");
             const pyval *x = v->u.seq.items[i];
             bool quoted = it && (strcmp(it, "String") == 0 || strcmp(it, "char") == 0);
-            if (!rc) rc = quoted ? buf_printf(o, "\"%s\"", x->kind == PYV_STR ? x->u.s.p : "")
-                                 : java_scalar(o, it, x);
+            if (!rc)
+                rc = quoted ? buf_printf(o, "\"%s\"", x->kind == PYV_STR ? x->u.s.p : "")
+                            : java_scalar(o, it, x);
         }
         return rc ? rc : buf_puts(o, "))");
     }
@@ -909,9 +946,12 @@ static int js_shape(buf *o, const pyval *v)
 {
     int rc = 0;
     switch (v->kind) {
-    case PYV_STR: return buf_printf(o, "\"%s\"", v->u.s.p);
-    case PYV_BOOL: return buf_puts(o, v->u.b ? "true" : "false");
-    case PYV_FLOAT: return put_float_fixed(o, v->u.f);
+    case PYV_STR:
+        return buf_printf(o, "\"%s\"", v->u.s.p);
+    case PYV_BOOL:
+        return buf_puts(o, v->u.b ? "true" : "false");
+    case PYV_FLOAT:
+        return put_float_fixed(o, v->u.f);
     case PYV_LIST:
     case PYV_TUPLE:
         rc = buf_putc(o, '[');
@@ -930,14 +970,16 @@ static int js_shape(buf *o, const pyval *v)
             if (!rc) rc = js_shape(o, v->u.dict.vals[i]);
         }
         return rc ? rc : buf_putc(o, '}');
-    default: return put_str_of(o, v);
+    default:
+        return put_str_of(o, v);
     }
 }
 
 static int js_scalar(buf *o, const char *t, const pyval *v)
 {
     if (!t) t = "any";
-    if (v->kind == PYV_BOOL && strcmp(t, "Boolean") == 0) return buf_puts(o, v->u.b ? "true" : "false");
+    if (v->kind == PYV_BOOL && strcmp(t, "Boolean") == 0)
+        return buf_puts(o, v->u.b ? "true" : "false");
     if (v->kind == PYV_FLOAT && strcmp(t, "float") == 0) return put_float_fixed(o, v->u.f);
     if (v->kind == PYV_INT && strcmp(t, "Bigint") == 0) {
         int rc = put_str_of(o, v);
@@ -955,12 +997,16 @@ static int js_text(buf *o, const char *t, const pyval *items, const pyval *v)
         for (size_t i = 0; i < v->u.seq.n && !rc; i++) {
             if (i) rc = buf_puts(o, ", ");
             const pyval *x = v->u.seq.items[i];
-            if (!rc) rc = x->kind == PYV_LIST ? js_text(o, t, items, x) : it ? js_scalar(o, it, x) : js_shape(o, x);
+            if (!rc)
+                rc = x->kind == PYV_LIST ? js_text(o, t, items, x)
+                     : it                ? js_scalar(o, it, x)
+                                         : js_shape(o, x);
         }
         return rc ? rc : buf_putc(o, ']');
     }
     if (t && strcmp(t, "dict") == 0 && v->kind == PYV_DICT) return js_shape(o, v);
-    if (t && strcmp(t, "String") == 0 && v->kind == PYV_STR) return buf_append(o, v->u.s.p, v->u.s.len);
+    if (t && strcmp(t, "String") == 0 && v->kind == PYV_STR)
+        return buf_append(o, v->u.s.p, v->u.s.len);
     return js_scalar(o, t, v);
 }
 
@@ -1021,7 +1067,9 @@ int bfcl_oracle_text(const bfcl_item *bi, arena *a, const char **out, err *e)
     buf b = BUF_INIT;
     int rc = 0;
     switch (bi->cat->kind) {
-    case BFCL_IRRELEVANCE: *out = irrelevance_answer; return 0;
+    case BFCL_IRRELEVANCE:
+        *out = irrelevance_answer;
+        return 0;
     case BFCL_RELEVANCE: {
         const pyval *fn = bi->functions->u.seq.n ? bi->functions->u.seq.items[0] : NULL;
         *out = fn ? arena_printf(a, "[%s()]", str_field(fn, "name")) : irrelevance_answer;
@@ -1049,7 +1097,8 @@ int bfcl_oracle_text(const bfcl_item *bi, arena *a, const char **out, err *e)
                 if (!rc) rc = buf_printf(&b, "%s=", args->u.dict.keys[k]->u.s.p);
                 if (rc) break;
                 const pyval *v = args->u.dict.vals[k];
-                rc = bi->cat->lang == BFCL_PYTHON ? pyval_repr(&b, v) : lang_arg(&b, v->u.s.p, v->u.s.len);
+                rc = bi->cat->lang == BFCL_PYTHON ? pyval_repr(&b, v)
+                                                  : lang_arg(&b, v->u.s.p, v->u.s.len);
             }
             if (!rc) rc = buf_putc(&b, ')');
         }
@@ -1067,11 +1116,14 @@ int bfcl_oracle_tool_calls(const bfcl_item *bi, arena *a, const char **out, err 
     pyval *list = NULL;
     switch (bi->cat->kind) {
     case BFCL_IRRELEVANCE:
-    case BFCL_MULTI_TURN: return 0;
+    case BFCL_MULTI_TURN:
+        return 0;
     case BFCL_RELEVANCE: {
         if (!bi->functions->u.seq.n) return 0;
         pyval *d = pyval_dict(a);
-        if (!d || dict_put(a, d, "name", underscored(a, pyval_dict_get(bi->functions->u.seq.items[0], "name"))) < 0 ||
+        if (!d ||
+            dict_put(a, d, "name",
+                     underscored(a, pyval_dict_get(bi->functions->u.seq.items[0], "name"))) < 0 ||
             dict_put(a, d, "arguments", pyval_strz(a, "{}")) < 0 || !(list = pyval_list(a, &d, 1)))
             return err_set(e, ERR_NOMEM, "out of memory");
         break;
@@ -1120,7 +1172,8 @@ int bfcl_build(const task_options *o, const char *arg, const item *it, arena *a,
     const char *sys = NULL;
     if (!native && (rc = bfcl_system_prompt(bi, a, &sys, e)) < 0) return rc;
     /* prompt mode: BFCL's prompt goes in front of the first system message, or becomes one */
-    bool merge = sys && msgs->u.seq.n && pyval_is_str(pyval_dict_get(msgs->u.seq.items[0], "role"), "system");
+    bool merge = sys && msgs->u.seq.n &&
+                 pyval_is_str(pyval_dict_get(msgs->u.seq.items[0], "role"), "system");
     size_t n = msgs->u.seq.n + (sys && !merge ? 1 : 0);
     chat_message *m = arena_calloc(a, n ? n : 1, sizeof *m);
     if (!m) return err_set(e, ERR_NOMEM, "out of memory");

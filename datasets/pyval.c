@@ -187,15 +187,24 @@ const char *pyval_type_name(const pyval *v)
 {
     if (!v) return "nothing";
     switch (v->kind) {
-    case PYV_NONE: return "NoneType";
-    case PYV_BOOL: return "bool";
-    case PYV_INT: return "int";
-    case PYV_FLOAT: return "float";
-    case PYV_STR: return "str";
-    case PYV_BYTES: return "bytes";
-    case PYV_LIST: return "list";
-    case PYV_TUPLE: return "tuple";
-    case PYV_DICT: return "dict";
+    case PYV_NONE:
+        return "NoneType";
+    case PYV_BOOL:
+        return "bool";
+    case PYV_INT:
+        return "int";
+    case PYV_FLOAT:
+        return "float";
+    case PYV_STR:
+        return "str";
+    case PYV_BYTES:
+        return "bytes";
+    case PYV_LIST:
+        return "list";
+    case PYV_TUPLE:
+        return "tuple";
+    case PYV_DICT:
+        return "dict";
     }
     return "?";
 }
@@ -239,7 +248,8 @@ bool pyval_eq(const pyval *a, const pyval *b)
     if (is_num(a) && is_num(b)) return num_eq(a, b);
     if (a->kind != b->kind) return false;
     switch (a->kind) {
-    case PYV_NONE: return true;
+    case PYV_NONE:
+        return true;
     case PYV_STR:
     case PYV_BYTES:
         return a->u.s.len == b->u.s.len && memcmp(a->u.s.p, b->u.s.p, a->u.s.len) == 0;
@@ -256,7 +266,8 @@ bool pyval_eq(const pyval *a, const pyval *b)
             if (!bv || !pyval_eq(a->u.dict.vals[i], bv)) return false;
         }
         return true;
-    default: return false;
+    default:
+        return false;
     }
 }
 
@@ -305,15 +316,22 @@ bool pyval_is_str(const pyval *v, const char *s)
 bool pyval_truthy(const pyval *v)
 {
     switch (v->kind) {
-    case PYV_NONE: return false;
-    case PYV_BOOL: return v->u.b;
-    case PYV_INT: return v->u.i.big || v->u.i.v != 0;
-    case PYV_FLOAT: return v->u.f != 0;
+    case PYV_NONE:
+        return false;
+    case PYV_BOOL:
+        return v->u.b;
+    case PYV_INT:
+        return v->u.i.big || v->u.i.v != 0;
+    case PYV_FLOAT:
+        return v->u.f != 0;
     case PYV_STR:
-    case PYV_BYTES: return v->u.s.len != 0;
+    case PYV_BYTES:
+        return v->u.s.len != 0;
     case PYV_LIST:
-    case PYV_TUPLE: return v->u.seq.n != 0;
-    case PYV_DICT: return v->u.dict.n != 0;
+    case PYV_TUPLE:
+        return v->u.seq.n != 0;
+    case PYV_DICT:
+        return v->u.dict.n != 0;
     }
     return false;
 }
@@ -414,16 +432,18 @@ bool pyval_cp_printable(int32_t cp)
     case UTF8PROC_CATEGORY_CN:
     case UTF8PROC_CATEGORY_ZL:
     case UTF8PROC_CATEGORY_ZP:
-    case UTF8PROC_CATEGORY_ZS: return false;
-    default: return true;
+    case UTF8PROC_CATEGORY_ZS:
+        return false;
+    default:
+        return true;
     }
 }
 
 bool pyval_cp_space(int32_t cp)
 {
-    return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 ||
-           cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
-           cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+    return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 ||
+           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
+           cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
 /* ================================================================== */
@@ -537,11 +557,21 @@ static int jp_string(jparser *p, pyval **out)
         char x = p->s[q + 1];
         q += 2;
         switch (x) {
-        case 'b': o[k++] = '\b'; break;
-        case 'f': o[k++] = '\f'; break;
-        case 'n': o[k++] = '\n'; break;
-        case 'r': o[k++] = '\r'; break;
-        case 't': o[k++] = '\t'; break;
+        case 'b':
+            o[k++] = '\b';
+            break;
+        case 'f':
+            o[k++] = '\f';
+            break;
+        case 'n':
+            o[k++] = '\n';
+            break;
+        case 'r':
+            o[k++] = '\r';
+            break;
+        case 't':
+            o[k++] = '\t';
+            break;
         case 'u': {
             uint32_t cp = (uint32_t)hex4(p->s + q, j - q);
             q += 4;
@@ -556,7 +586,9 @@ static int jp_string(jparser *p, pyval **out)
             k += pyval_utf8_put(o + k, cp);
             break;
         }
-        default: o[k++] = x; break; /* " \ / */
+        default:
+            o[k++] = x;
+            break; /* " \ / */
         }
     }
     o[k] = 0;
@@ -932,12 +964,18 @@ int pyval_repr(buf *out, const pyval *v)
 {
     int rc = 0;
     switch (v->kind) {
-    case PYV_NONE: return buf_puts(out, "None");
-    case PYV_BOOL: return buf_puts(out, v->u.b ? "True" : "False");
-    case PYV_INT: return int_text(out, v);
-    case PYV_FLOAT: return pyval_float_repr(out, v->u.f);
-    case PYV_STR: return repr_text(out, v->u.s.p, v->u.s.len, false);
-    case PYV_BYTES: return repr_text(out, v->u.s.p, v->u.s.len, true);
+    case PYV_NONE:
+        return buf_puts(out, "None");
+    case PYV_BOOL:
+        return buf_puts(out, v->u.b ? "True" : "False");
+    case PYV_INT:
+        return int_text(out, v);
+    case PYV_FLOAT:
+        return pyval_float_repr(out, v->u.f);
+    case PYV_STR:
+        return repr_text(out, v->u.s.p, v->u.s.len, false);
+    case PYV_BYTES:
+        return repr_text(out, v->u.s.p, v->u.s.len, true);
     case PYV_LIST:
     case PYV_TUPLE: {
         bool list = v->kind == PYV_LIST;
@@ -981,13 +1019,27 @@ static int json_str(buf *out, const char *s, size_t n, bool ea)
         unsigned char c = (unsigned char)s[i];
         const char *esc = NULL;
         switch (c) {
-        case '"': esc = "\\\""; break;
-        case '\\': esc = "\\\\"; break;
-        case '\n': esc = "\\n"; break;
-        case '\r': esc = "\\r"; break;
-        case '\t': esc = "\\t"; break;
-        case '\b': esc = "\\b"; break;
-        case '\f': esc = "\\f"; break;
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
         }
         if (esc) {
             rc = buf_puts(out, esc);
@@ -1002,9 +1054,12 @@ static int json_str(buf *out, const char *s, size_t n, bool ea)
             /* raw UTF-8, except what has no UTF-8 form */
             size_t adv;
             int32_t cp = pyval_utf8_next(s + i, n - i, &adv);
-            if (cp < 0) rc = buf_puts(out, "\\ufffd");
-            else if (cp >= 0xd800 && cp <= 0xdfff) rc = buf_printf(out, "\\u%04x", (unsigned)cp);
-            else rc = buf_append(out, s + i, adv);
+            if (cp < 0)
+                rc = buf_puts(out, "\\ufffd");
+            else if (cp >= 0xd800 && cp <= 0xdfff)
+                rc = buf_printf(out, "\\u%04x", (unsigned)cp);
+            else
+                rc = buf_append(out, s + i, adv);
             i += adv;
         } else {
             size_t adv;
@@ -1026,8 +1081,9 @@ static int json_str(buf *out, const char *s, size_t n, bool ea)
 static int json_float(buf *out, double d, bool strict)
 {
     if (isnan(d)) return buf_puts(out, strict ? "\"NaN\"" : "NaN");
-    if (isinf(d)) return buf_puts(out, d > 0 ? (strict ? "\"Infinity\"" : "Infinity")
-                                             : (strict ? "\"-Infinity\"" : "-Infinity"));
+    if (isinf(d))
+        return buf_puts(out, d > 0 ? (strict ? "\"Infinity\"" : "Infinity")
+                                   : (strict ? "\"-Infinity\"" : "-Infinity"));
     return pyval_float_repr(out, d);
 }
 
@@ -1044,15 +1100,20 @@ static int json_key(buf *out, const pyval *k, bool ea, unsigned flags)
     buf t = BUF_INIT;
     int rc;
     switch (k->kind) {
-    case PYV_STR: return json_str(out, k->u.s.p, k->u.s.len, ea);
-    case PYV_NONE: return buf_puts(out, "\"null\"");
-    case PYV_BOOL: return buf_puts(out, k->u.b ? "\"true\"" : "\"false\"");
+    case PYV_STR:
+        return json_str(out, k->u.s.p, k->u.s.len, ea);
+    case PYV_NONE:
+        return buf_puts(out, "\"null\"");
+    case PYV_BOOL:
+        return buf_puts(out, k->u.b ? "\"true\"" : "\"false\"");
     case PYV_INT:
         rc = buf_putc(out, '"');
         if (!rc) rc = int_text(out, k);
         if (!rc) rc = buf_putc(out, '"');
         return rc;
-    case PYV_FLOAT: rc = json_float(&t, k->u.f, false); break;
+    case PYV_FLOAT:
+        rc = json_float(&t, k->u.f, false);
+        break;
     default:
         if (!(flags & PYVAL_JSON_LENIENT)) return ERR_INVALID;
         rc = pyval_repr(&t, k);
@@ -1067,11 +1128,16 @@ static int json_dump(buf *out, const pyval *v, int indent, bool ea, unsigned fla
 {
     int rc = 0;
     switch (v->kind) {
-    case PYV_NONE: return buf_puts(out, "null");
-    case PYV_BOOL: return buf_puts(out, v->u.b ? "true" : "false");
-    case PYV_INT: return int_text(out, v);
-    case PYV_FLOAT: return json_float(out, v->u.f, flags & PYVAL_JSON_STRICT);
-    case PYV_STR: return json_str(out, v->u.s.p, v->u.s.len, ea);
+    case PYV_NONE:
+        return buf_puts(out, "null");
+    case PYV_BOOL:
+        return buf_puts(out, v->u.b ? "true" : "false");
+    case PYV_INT:
+        return int_text(out, v);
+    case PYV_FLOAT:
+        return json_float(out, v->u.f, flags & PYVAL_JSON_STRICT);
+    case PYV_STR:
+        return json_str(out, v->u.s.p, v->u.s.len, ea);
     case PYV_BYTES: {
         if (!(flags & PYVAL_JSON_LENIENT)) return ERR_INVALID;
         buf t = BUF_INIT;

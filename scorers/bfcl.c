@@ -25,8 +25,10 @@ static const char *str_field(const pyval *obj, const char *key)
 static const char *show(arena *a, const pyval *v)
 {
     buf b = BUF_INIT;
-    if (!v) buf_puts(&b, "(nothing)");
-    else pyval_repr(&b, v);
+    if (!v)
+        buf_puts(&b, "(nothing)");
+    else
+        pyval_repr(&b, v);
     if (b.len > 160) {
         buf_truncate(&b, 157);
         buf_puts(&b, "...");
@@ -90,7 +92,8 @@ static bool cased(int32_t cp)
 
 static bool case_ignorable(int32_t cp)
 {
-    if (cp == '\'' || cp == '.' || cp == ':' || cp == '^' || cp == '`' || cp == 0xb7 || cp == 0x2019)
+    if (cp == '\'' || cp == '.' || cp == ':' || cp == '^' || cp == '`' || cp == 0xb7 ||
+        cp == 0x2019)
         return true;
     utf8proc_category_t c = utf8proc_category(cp);
     return c == UTF8PROC_CATEGORY_MN || c == UTF8PROC_CATEGORY_ME || c == UTF8PROC_CATEGORY_CF ||
@@ -142,9 +145,12 @@ pyval *bfcl_standardize(arena *a, const pyval *s)
             k += pyval_utf8_put(o + k, 0x307);
             continue;
         }
-        if (cp == 0x3a3) cp = final_sigma(cps, m, i) ? 0x3c2 : 0x3c3;
-        else if (cp >= 0x80 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff)) cp = utf8proc_tolower(cp);
-        else if (cp >= 'A' && cp <= 'Z') cp += 32;
+        if (cp == 0x3a3)
+            cp = final_sigma(cps, m, i) ? 0x3c2 : 0x3c3;
+        else if (cp >= 0x80 && cp <= 0x10ffff && !(cp >= 0xd800 && cp <= 0xdfff))
+            cp = utf8proc_tolower(cp);
+        else if (cp >= 'A' && cp <= 'Z')
+            cp += 32;
         if (cp == '\'') cp = '"';
         k += pyval_utf8_put(o + k, (uint32_t)cp);
     }
@@ -157,7 +163,7 @@ pyval *bfcl_standardize(arena *a, const pyval *s)
 /* ================================================================== */
 
 #define T_UNKNOWN (-1)
-#define T_SET (-2)
+#define T_SET     (-2)
 
 typedef struct tmap {
     const char *name;
@@ -169,21 +175,21 @@ static const tmap py_types[] = {
     {"array", PYV_LIST}, {"tuple", PYV_LIST},  {"dict", PYV_DICT},   {"any", PYV_STR},
 };
 static const tmap java_types[] = {
-    {"byte", PYV_INT},       {"short", PYV_INT},     {"integer", PYV_INT},   {"long", PYV_INT},
-    {"float", PYV_FLOAT},    {"double", PYV_FLOAT},  {"boolean", PYV_BOOL},  {"char", PYV_STR},
-    {"String", PYV_STR},     {"any", PYV_STR},       {"Array", PYV_LIST},    {"ArrayList", PYV_LIST},
-    {"Queue", PYV_LIST},     {"Stack", PYV_LIST},    {"HashMap", PYV_DICT},  {"Hashtable", PYV_DICT},
+    {"byte", PYV_INT},    {"short", PYV_INT},    {"integer", PYV_INT},  {"long", PYV_INT},
+    {"float", PYV_FLOAT}, {"double", PYV_FLOAT}, {"boolean", PYV_BOOL}, {"char", PYV_STR},
+    {"String", PYV_STR},  {"any", PYV_STR},      {"Array", PYV_LIST},   {"ArrayList", PYV_LIST},
+    {"Queue", PYV_LIST},  {"Stack", PYV_LIST},   {"HashMap", PYV_DICT}, {"Hashtable", PYV_DICT},
     {"Set", T_SET},
 };
 static const tmap js_types[] = {
-    {"String", PYV_STR}, {"any", PYV_STR},    {"integer", PYV_INT}, {"Bigint", PYV_INT},
-    {"float", PYV_FLOAT}, {"Boolean", PYV_BOOL}, {"dict", PYV_DICT},  {"array", PYV_LIST},
+    {"String", PYV_STR},  {"any", PYV_STR},      {"integer", PYV_INT}, {"Bigint", PYV_INT},
+    {"float", PYV_FLOAT}, {"Boolean", PYV_BOOL}, {"dict", PYV_DICT},   {"array", PYV_LIST},
 };
 
 static int type_of(bfcl_lang lang, const char *t)
 {
     const tmap *m = lang == BFCL_JAVA ? java_types : lang == BFCL_JAVASCRIPT ? js_types : py_types;
-    size_t n = lang == BFCL_JAVA ? sizeof java_types / sizeof *java_types
+    size_t n = lang == BFCL_JAVA         ? sizeof java_types / sizeof *java_types
                : lang == BFCL_JAVASCRIPT ? sizeof js_types / sizeof *js_types
                                          : sizeof py_types / sizeof *py_types;
     for (size_t i = 0; t && i < n; i++)
@@ -200,8 +206,8 @@ static bool nested_checked(bfcl_lang lang, const char *t)
 
 static const char *kind_name(int k)
 {
-    static const char *const names[] = {"NoneType", "bool", "int", "float", "str",
-                                        "bytes", "list", "tuple", "dict"};
+    static const char *const names[] = {"NoneType", "bool", "int",   "float", "str",
+                                        "bytes",    "list", "tuple", "dict"};
     if (k >= 0 && k < (int)(sizeof names / sizeof *names)) return names[k];
     return k == T_SET ? "set" : "?";
 }
@@ -225,7 +231,8 @@ typedef struct cctx {
     bool nomem;
 } cctx;
 
-static cres bad(cctx *c, const char *etype, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static cres bad(cctx *c, const char *etype, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static cres bad(cctx *c, const char *etype, const char *fmt, ...)
 {
@@ -272,7 +279,9 @@ static cres type_check(cctx *c, const char *param, const pyval *value, const pyv
             if (alt && alt->kind == PYV_LIST) {
                 for (size_t k = 0; k < value->u.seq.n && flag; k++) {
                     bool dummy;
-                    flag = type_check(c, param, value->u.seq.items[k], alt, tnest, T_UNKNOWN, &dummy).valid;
+                    flag =
+                        type_check(c, param, value->u.seq.items[k], alt, tnest, T_UNKNOWN, &dummy)
+                            .valid;
                 }
             }
             if (flag) {
@@ -290,8 +299,8 @@ static cres type_check(cctx *c, const char *param, const pyval *value, const pyv
         return CRES_OK;
     }
     if (nested_fail)
-        return bad(c, "type_error:simple", "parameter '%s': %s does not match the expected types", param,
-                   show(c->a, value));
+        return bad(c, "type_error:simple", "parameter '%s': %s does not match the expected types",
+                   param, show(c->a, value));
     return bad(c, "type_error:simple", "parameter '%s': expected type %s, got %s %s", param,
                kind_name(tpy), pyval_type_name(value), show(c->a, value));
 }
@@ -350,7 +359,8 @@ static cres list_check(cctx *c, const char *param, const pyval *value, const pyv
     for (size_t i = 0; i < n; i++) {
         const pyval *alt = it_at(c->a, alts, i);
         /* "" becomes []; a list or a str is iterated; other values cannot match */
-        if (!alt || (alt->kind != PYV_LIST && alt->kind != PYV_TUPLE && alt->kind != PYV_STR)) continue;
+        if (!alt || (alt->kind != PYV_LIST && alt->kind != PYV_TUPLE && alt->kind != PYV_STR))
+            continue;
         pyval *sa = std_list(c, alt);
         if (sa && pyval_eq(sv, sa)) return CRES_OK;
     }
@@ -363,14 +373,16 @@ static cres dict_check(cctx *c, const char *param, const pyval *value, const pyv
     cres result = bad(c, "dict_checker:unclear", "parameter '%s': no acceptable dict for %s", param,
                       show(c->a, value));
     if (value->kind != PYV_DICT)
-        return bad(c, "value_error:dict_value", "parameter '%s': %s is not a dict", param, show(c->a, value));
+        return bad(c, "value_error:dict_value", "parameter '%s': %s is not a dict", param,
+                   show(c->a, value));
     size_t n = it_count(alts);
     for (size_t i = 0; i < n; i++) {
         const pyval *alt = it_at(c->a, alts, i);
         if (!alt || is_empty_str(alt)) continue;
         if (alt->kind != PYV_DICT) {
-            result = bad(c, "value_error:dict_key", "parameter '%s': the possible answer %s is not a dict",
-                         param, show(c->a, alt));
+            result =
+                bad(c, "value_error:dict_key",
+                    "parameter '%s': the possible answer %s is not a dict", param, show(c->a, alt));
             continue;
         }
         bool flag = true;
@@ -378,8 +390,8 @@ static cres dict_check(cctx *c, const char *param, const pyval *value, const pyv
             const pyval *key = value->u.dict.keys[k];
             const pyval *accepted = pyval_dict_lookup(alt, key);
             if (!accepted) {
-                result = bad(c, "value_error:dict_key", "parameter '%s': unexpected dict key %s", param,
-                             show(c->a, key));
+                result = bad(c, "value_error:dict_key", "parameter '%s': unexpected dict key %s",
+                             param, show(c->a, key));
                 flag = false;
                 break;
             }
@@ -391,9 +403,10 @@ static cres dict_check(cctx *c, const char *param, const pyval *value, const pyv
                 if (x) found = pyval_eq(sv, std_if_str(c, x));
             }
             if (!found) {
-                result = bad(c, "value_error:dict_value",
-                             "parameter '%s': dict key %s has value %s, not one of %s", param,
-                             show(c->a, key), show(c->a, value->u.dict.vals[k]), show(c->a, accepted));
+                result =
+                    bad(c, "value_error:dict_value",
+                        "parameter '%s': dict key %s has value %s, not one of %s", param,
+                        show(c->a, key), show(c->a, value->u.dict.vals[k]), show(c->a, accepted));
                 flag = false;
                 break;
             }
@@ -401,8 +414,8 @@ static cres dict_check(cctx *c, const char *param, const pyval *value, const pyv
         /* BFCL runs this loop even after a failure above (and may change the error type) */
         for (size_t k = 0; k < alt->u.dict.n; k++) {
             if (!pyval_dict_lookup(value, alt->u.dict.keys[k]) && !has_empty(alt->u.dict.vals[k])) {
-                result = bad(c, "value_error:dict_key", "parameter '%s': dict key %s is missing", param,
-                             show(c->a, alt->u.dict.keys[k]));
+                result = bad(c, "value_error:dict_key", "parameter '%s': dict key %s is missing",
+                             param, show(c->a, alt->u.dict.keys[k]));
                 flag = false;
                 break;
             }
@@ -414,15 +427,18 @@ static cres dict_check(cctx *c, const char *param, const pyval *value, const pyv
 
 static cres list_dict_check(cctx *c, const char *param, const pyval *value, const pyval *alts)
 {
-    cres result = bad(c, "list_dict_checker:unclear", "parameter '%s': no acceptable list of dicts", param);
+    cres result =
+        bad(c, "list_dict_checker:unclear", "parameter '%s': no acceptable list of dicts", param);
     size_t n = it_count(alts);
     for (size_t i = 0; i < n; i++) {
         const pyval *alt = it_at(c->a, alts, i);
-        if (!alt || (alt->kind != PYV_LIST && alt->kind != PYV_TUPLE && alt->kind != PYV_STR)) continue;
+        if (!alt || (alt->kind != PYV_LIST && alt->kind != PYV_TUPLE && alt->kind != PYV_STR))
+            continue;
         size_t m = it_count(alt);
         if (value->u.seq.n != m) {
             result = bad(c, "value_error:list_dict_count",
-                         "parameter '%s': %zu dicts, the possible answer has %zu", param, value->u.seq.n, m);
+                         "parameter '%s': %zu dicts, the possible answer has %zu", param,
+                         value->u.seq.n, m);
             continue;
         }
         bool flag = true;
@@ -455,7 +471,8 @@ static pyval *underscored_name(cctx *c, const pyval *name)
 }
 
 /* One parameter value converted for its language; a cres on failure. */
-static cres convert_value(cctx *c, const char *param, const char *t, const char *item, pyval **value)
+static cres convert_value(cctx *c, const char *param, const char *t, const char *item,
+                          pyval **value)
 {
     if (c->lang == BFCL_PYTHON) return CRES_OK;
     const char *etype = c->lang == BFCL_JAVA ? "type_error:java" : "type_error:js";
@@ -495,8 +512,8 @@ static cres check_one(cctx *c, const pyval *doc, const pyval *call, const pyval 
     const pyval *required = pyval_dict_get(params, "required");
     for (size_t i = 0; required && required->kind == PYV_LIST && i < required->u.seq.n; i++)
         if (!pyval_dict_lookup(args, required->u.seq.items[i]))
-            return bad(c, "simple_function_checker:missing_required", "required parameter %s is missing",
-                       show(c->a, required->u.seq.items[i]));
+            return bad(c, "simple_function_checker:missing_required",
+                       "required parameter %s is missing", show(c->a, required->u.seq.items[i]));
     for (size_t i = 0; i < args->u.dict.n; i++) {
         const pyval *pkey = args->u.dict.keys[i];
         pyval *value = args->u.dict.vals[i];
@@ -514,7 +531,10 @@ static cres check_one(cctx *c, const pyval *doc, const pyval *call, const pyval 
             tnest = type_of(c->lang, item);
         }
         if (tpy == T_UNKNOWN || tpy == T_SET)
-            return bad(c, c->lang == BFCL_JAVA ? "type_error:java" : c->lang == BFCL_JAVASCRIPT ? "type_error:js" : "type_error:simple",
+            return bad(c,
+                       c->lang == BFCL_JAVA         ? "type_error:java"
+                       : c->lang == BFCL_JAVASCRIPT ? "type_error:js"
+                                                    : "type_error:simple",
                        "parameter '%s': the type \"%s\" has no conversion", param, t ? t : "");
         cres r = convert_value(c, param, t, item, &value);
         if (!r.valid) return r;
@@ -540,11 +560,16 @@ static cres check_one(cctx *c, const pyval *doc, const pyval *call, const pyval 
         r = type_check(c, param, value, alts, tpy, tnest, &is_var);
         if (!r.valid) return r;
         if (!is_var) {
-            if (tpy == PYV_DICT) r = dict_check(c, param, value, alts);
-            else if (tpy == PYV_LIST && tnest == PYV_DICT) r = list_dict_check(c, param, value, alts);
-            else if (tpy == PYV_STR) r = string_check(c, param, value, alts);
-            else if (tpy == PYV_LIST) r = list_check(c, param, value, alts);
-            else goto membership;
+            if (tpy == PYV_DICT)
+                r = dict_check(c, param, value, alts);
+            else if (tpy == PYV_LIST && tnest == PYV_DICT)
+                r = list_dict_check(c, param, value, alts);
+            else if (tpy == PYV_STR)
+                r = string_check(c, param, value, alts);
+            else if (tpy == PYV_LIST)
+                r = list_check(c, param, value, alts);
+            else
+                goto membership;
             if (!r.valid) return r;
             continue;
         }
@@ -564,7 +589,8 @@ static cres check_one(cctx *c, const pyval *doc, const pyval *call, const pyval 
 static const pyval *find_doc(const pyval *docs, const pyval *name)
 {
     for (size_t i = 0; i < docs->u.seq.n; i++)
-        if (pyval_eq(pyval_dict_get(docs->u.seq.items[i], "name"), name)) return docs->u.seq.items[i];
+        if (pyval_eq(pyval_dict_get(docs->u.seq.items[i], "name"), name))
+            return docs->u.seq.items[i];
     return NULL;
 }
 
@@ -575,20 +601,25 @@ static cres check_calls(cctx *c, const bfcl_item *it, const pyval *calls)
     switch (it->cat->kind) {
     case BFCL_AST_SIMPLE:
         if (nc != 1)
-            return bad(c, "simple_function_checker:wrong_count", "%zu calls, expected exactly 1", nc);
-        if (!docs->u.seq.n) return bad(c, "simple_function_checker:wrong_func_name", "no function doc");
+            return bad(c, "simple_function_checker:wrong_count", "%zu calls, expected exactly 1",
+                       nc);
+        if (!docs->u.seq.n)
+            return bad(c, "simple_function_checker:wrong_func_name", "no function doc");
         return check_one(c, docs->u.seq.items[0], calls->u.seq.items[0], gt->u.seq.items[0]);
     case BFCL_AST_MULTIPLE: {
         if (nc != na)
-            return bad(c, "multiple_function_checker:wrong_count", "%zu calls, expected %zu", nc, na);
+            return bad(c, "multiple_function_checker:wrong_count", "%zu calls, expected %zu", nc,
+                       na);
         const pyval *doc = find_doc(docs, gt->u.seq.items[0]->u.dict.keys[0]);
-        if (!doc) return bad(c, "simple_function_checker:wrong_func_name", "no doc for the expected function");
+        if (!doc)
+            return bad(c, "simple_function_checker:wrong_func_name",
+                       "no doc for the expected function");
         return check_one(c, doc, calls->u.seq.items[0], gt->u.seq.items[0]);
     }
     case BFCL_AST_PARALLEL: {
         if (nc != na)
-            return bad(c, "parallel_function_checker_no_order:wrong_count", "%zu calls, expected %zu", nc,
-                       na);
+            return bad(c, "parallel_function_checker_no_order:wrong_count",
+                       "%zu calls, expected %zu", nc, na);
         bool *matched = arena_calloc(c->a, nc ? nc : 1, sizeof *matched);
         if (!matched) {
             c->nomem = true;
@@ -618,7 +649,8 @@ static cres check_calls(cctx *c, const bfcl_item *it, const pyval *calls)
         }
         return CRES_OK;
     }
-    default: return CRES_OK;
+    default:
+        return CRES_OK;
     }
 }
 
@@ -644,7 +676,8 @@ bool bfcl_calls_well_formed(const pyval *calls)
     if (!calls || calls->kind != PYV_LIST) return false;
     for (size_t i = 0; i < calls->u.seq.n; i++) {
         const pyval *c = calls->u.seq.items[i];
-        if (c->kind != PYV_DICT || c->u.dict.n != 1 || c->u.dict.vals[0]->kind != PYV_DICT) return false;
+        if (c->kind != PYV_DICT || c->u.dict.n != 1 || c->u.dict.vals[0]->kind != PYV_DICT)
+            return false;
     }
     return true;
 }
@@ -716,7 +749,8 @@ int bfcl_decode_fc(const cJSON *tool_calls, const char *text, arena *a, pyval **
             return err_set(e, ERR_PARSE, "tool call %zu (%s): arguments are not JSON: %s", i + 1,
                            nm->valuestring, sub.msg);
         pyval *d = pyval_dict(a), *k = pyval_strz(a, nm->valuestring);
-        if (!d || !k || pyval_dict_set(a, d, k, v) < 0) return err_set(e, ERR_NOMEM, "out of memory");
+        if (!d || !k || pyval_dict_set(a, d, k, v) < 0)
+            return err_set(e, ERR_NOMEM, "out of memory");
         items[i++] = d;
     }
     *calls = pyval_list(a, items, i);
@@ -744,9 +778,12 @@ int bfcl_judge(const bfcl_item *it, bool native, const char *text, const cJSON *
         bool want = it->cat->kind == BFCL_RELEVANCE;
         out->valid = has_call == want;
         if (!out->valid) {
-            out->error_type = want ? "relevance_error:decoder_failed" : "irrelevance_error:decoder_success";
-            out->reason = want ? arena_printf(a, "no function call was made (%s)", shaped ? "an empty list" : why)
-                               : arena_printf(a, "a function call was made where none fits: %s", show(a, calls));
+            out->error_type =
+                want ? "relevance_error:decoder_failed" : "irrelevance_error:decoder_success";
+            out->reason = want ? arena_printf(a, "no function call was made (%s)",
+                                              shaped ? "an empty list" : why)
+                               : arena_printf(a, "a function call was made where none fits: %s",
+                                              show(a, calls));
             if (!out->reason) return err_set(e, ERR_NOMEM, "out of memory");
         }
         return 0;
@@ -761,15 +798,17 @@ int bfcl_judge(const bfcl_item *it, bool native, const char *text, const cJSON *
     }
     if (!shaped) {
         out->decode_failed = true;
-        out->error_type = decoded ? "ast_decoder:decoder_wrong_output_format" : "ast_decoder:decoder_failed";
+        out->error_type =
+            decoded ? "ast_decoder:decoder_wrong_output_format" : "ast_decoder:decoder_failed";
         out->reason = arena_strdup(a, why);
         return out->reason ? 0 : err_set(e, ERR_NOMEM, "out of memory");
     }
     if ((rc = bfcl_check(it, calls, native, a, out, e)) < 0) return rc;
     if (!out->valid && positional) {
         /* BFCL keeps keyword arguments only: say so when the call had positional ones */
-        out->reason = arena_printf(a, "%s (the output passed %zu positional argument%s, which BFCL "
-                                      "ignores: only name=value arguments count)",
+        out->reason = arena_printf(a,
+                                   "%s (the output passed %zu positional argument%s, which BFCL "
+                                   "ignores: only name=value arguments count)",
                                    out->reason, positional, positional == 1 ? "" : "s");
         if (!out->reason) return err_set(e, ERR_NOMEM, "out of memory");
     }
@@ -795,7 +834,8 @@ int bfcl_score(const score_ctx *c, const sample_view *s, size_t n, score_record 
         memset(r, 0, sizeof *r);
         const bfcl_item *bi = s[i].it->data;
         r->fields = cJSON_CreateObject();
-        if (!r->fields || !cJSON_AddStringToObject(r->fields, "category", bi->cat->name)) goto nomem;
+        if (!r->fields || !cJSON_AddStringToObject(r->fields, "category", bi->cat->name))
+            goto nomem;
         int gf = score_generation_failure(&s[i]);
         if (gf >= 0) {
             r->outcome = gf;
@@ -814,10 +854,13 @@ int bfcl_score(const score_ctx *c, const sample_view *s, size_t n, score_record 
         bfcl_verdict v;
         pyval *calls;
         arena_reset(&scratch);
-        if ((rc = bfcl_judge(bi, native, s[i].completion, s[i].tool_calls, &scratch, &v, &calls, e)) < 0)
+        if ((rc = bfcl_judge(bi, native, s[i].completion, s[i].tool_calls, &scratch, &v, &calls,
+                             e)) < 0)
             goto out;
         r->score = v.valid ? 1 : 0;
-        r->outcome = v.valid ? OUTCOME_CORRECT : v.decode_failed ? OUTCOME_PARSE_ERROR : OUTCOME_WRONG;
+        r->outcome = v.valid           ? OUTCOME_CORRECT
+                     : v.decode_failed ? OUTCOME_PARSE_ERROR
+                                       : OUTCOME_WRONG;
         if (!v.valid && s[i].finish_reason && strcmp(s[i].finish_reason, "length") == 0)
             r->outcome = OUTCOME_TRUNCATED;
         if (v.reason && !(r->reason = arena_strdup(c->a, v.reason))) goto nomem;
@@ -826,7 +869,8 @@ int bfcl_score(const score_ctx *c, const sample_view *s, size_t n, score_record 
             goto nomem;
         if (calls) {
             buf_reset(&b);
-            if (pyval_dump_json(&b, calls, -1, false, PYVAL_JSON_LENIENT | PYVAL_JSON_STRICT) < 0) goto nomem;
+            if (pyval_dump_json(&b, calls, -1, false, PYVAL_JSON_LENIENT | PYVAL_JSON_STRICT) < 0)
+                goto nomem;
             cJSON *raw = cJSON_CreateRaw(b.data);
             if (!raw) goto nomem;
             cJSON_AddItemToObject(r->fields, "calls", raw);
@@ -878,8 +922,10 @@ static bool complete(const tally_cat *t, const char *const *names, size_t k, cJS
         if (missing) cJSON_AddItemToArray(missing, cJSON_CreateString(names[i]));
     }
     if (!missing) return true;
-    if (incomplete) cJSON_AddItemToObject(incomplete, agg, missing);
-    else cJSON_Delete(missing);
+    if (incomplete)
+        cJSON_AddItemToObject(incomplete, agg, missing);
+    else
+        cJSON_Delete(missing);
     return false;
 }
 
@@ -904,7 +950,8 @@ int bfcl_aggregate(const score_ctx *c, const sample_view *s, const score_record 
         if (bi->cat->kind <= BFCL_AST_PARALLEL) {
             ast_n++;
             const cJSON *et = cJSON_GetObjectItemCaseSensitive(r[i].fields, "error_type");
-            if (cJSON_IsString(et) && strncmp(et->valuestring, "ast_decoder:", 12) == 0) decode_fail++;
+            if (cJSON_IsString(et) && strncmp(et->valuestring, "ast_decoder:", 12) == 0)
+                decode_fail++;
         }
     }
     cJSON *info = NULL, *incomplete = NULL, *not_scored = NULL;
@@ -928,12 +975,13 @@ int bfcl_aggregate(const score_ctx *c, const sample_view *s, const score_record 
             }
             continue;
         }
-        if (metric_put(metrics, cat->metric, metric_proportion(t[k].pass, t[k].n)) < 0) rc = ERR_NOMEM;
+        if (metric_put(metrics, cat->metric, metric_proportion(t[k].pass, t[k].n)) < 0)
+            rc = ERR_NOMEM;
     }
     /* BFCL V4 summary numbers */
     static const char *const simple[] = {"simple_python", "simple_java", "simple_javascript"};
     static const char *const nonlive[] = {"simple_python", "simple_java", "simple_javascript",
-                                          "multiple", "parallel", "parallel_multiple"};
+                                          "multiple",      "parallel",    "parallel_multiple"};
     static const char *const live[] = {"live_simple", "live_multiple", "live_parallel",
                                        "live_parallel_multiple"};
     static const char *const irr[] = {"irrelevance", "live_irrelevance"};
@@ -944,7 +992,8 @@ int bfcl_aggregate(const score_ctx *c, const sample_view *s, const score_record 
     bool has_nl = false, has_lv = false, has_ir = false;
     if (any_single) {
         if ((has_nl = complete(t, nonlive, 6, incomplete, "non_live"))) {
-            metric_value m3[3] = {cat_metric(t, simple[0]), cat_metric(t, simple[1]), cat_metric(t, simple[2])};
+            metric_value m3[3] = {cat_metric(t, simple[0]), cat_metric(t, simple[1]),
+                                  cat_metric(t, simple[2])};
             double w3[3] = {1, 1, 1};
             metric_value m4[4] = {metric_combine(m3, w3, 3), cat_metric(t, "multiple"),
                                   cat_metric(t, "parallel"), cat_metric(t, "parallel_multiple")};
@@ -979,7 +1028,8 @@ int bfcl_aggregate(const score_ctx *c, const sample_view *s, const score_record 
             if (!has_ir) cJSON_AddItemToArray(why, cJSON_CreateString("irrelevance"));
             cJSON_AddItemToObject(incomplete, "overall_ast", why);
         }
-        if (ast_n && metric_put(metrics, "decode_failure_rate", metric_proportion(decode_fail, ast_n)) < 0)
+        if (ast_n &&
+            metric_put(metrics, "decode_failure_rate", metric_proportion(decode_fail, ast_n)) < 0)
             rc = ERR_NOMEM;
     }
     if (info) {
@@ -990,16 +1040,20 @@ int bfcl_aggregate(const score_ctx *c, const sample_view *s, const score_record 
         cJSON_AddStringToObject(info, "tool_mode", native ? "native" : "prompt");
         cJSON_AddBoolToObject(info, "underscore_to_dot", native);
         if (any_single) {
-            cJSON_AddStringToObject(info, "aggregates",
-                                    "non_live = mean(mean(simple_python, simple_java, simple_javascript), "
-                                    "multiple, parallel, parallel_multiple); live = passed/entries over "
-                                    "the four live AST categories; irrelevance = mean(irrelevance, "
-                                    "live_irrelevance); overall_ast = mean(non_live, live, irrelevance)");
-            cJSON_AddStringToObject(info, "missing_categories",
-                                    "an aggregate is reported only when every category it combines ran "
-                                    "(BFCL's leaderboard counts a missing category as 0 instead)");
-            if (cJSON_GetArraySize(incomplete) > 0) cJSON_AddItemToObject(info, "incomplete", incomplete);
-            else cJSON_Delete(incomplete);
+            cJSON_AddStringToObject(
+                info, "aggregates",
+                "non_live = mean(mean(simple_python, simple_java, simple_javascript), "
+                "multiple, parallel, parallel_multiple); live = passed/entries over "
+                "the four live AST categories; irrelevance = mean(irrelevance, "
+                "live_irrelevance); overall_ast = mean(non_live, live, irrelevance)");
+            cJSON_AddStringToObject(
+                info, "missing_categories",
+                "an aggregate is reported only when every category it combines ran "
+                "(BFCL's leaderboard counts a missing category as 0 instead)");
+            if (cJSON_GetArraySize(incomplete) > 0)
+                cJSON_AddItemToObject(info, "incomplete", incomplete);
+            else
+                cJSON_Delete(incomplete);
             incomplete = NULL;
         }
         if (any_mt) cJSON_AddStringToObject(info, "status", "multi-turn categories not scored");

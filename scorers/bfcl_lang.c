@@ -154,8 +154,10 @@ static pyval *py_float(arena *a, span s, bool *ok)
     /* digits [. digits] or . digits, underscores only between digits */
     for (int part = 0; part < 2; part++) {
         if (part == 1) {
-            if (i < s.n && s.p[i] == '.') d[k++] = s.p[i++];
-            else break;
+            if (i < s.n && s.p[i] == '.')
+                d[k++] = s.p[i++];
+            else
+                break;
         }
         size_t d0 = i;
         while (i < s.n && (digit(s.p[i]) || s.p[i] == '_')) {
@@ -214,7 +216,8 @@ static size_t skip_generic(span s, size_t i)
     int depth = 0;
     for (size_t j = i; j < s.n; j++) {
         char c = s.p[j];
-        if (c == '<') depth++;
+        if (c == '<')
+            depth++;
         else if (c == '>') {
             if (--depth == 0) return j + 1;
         } else if (!(ident_char(c) || c == '.' || c == ',' || c == '?' || c == '[' || c == ']' ||
@@ -360,8 +363,10 @@ static size_t after_new(span t, const char *word)
     if (i < t.n && t.p[i] == '<') {
         int depth = 0;
         for (; i < t.n; i++) {
-            if (t.p[i] == '<') depth++;
-            else if (t.p[i] == '>' && --depth == 0) break;
+            if (t.p[i] == '<')
+                depth++;
+            else if (t.p[i] == '>' && --depth == 0)
+                break;
         }
         if (i >= t.n) return 0;
         i++;
@@ -530,7 +535,8 @@ static int java_hashmap(arena *a, span text, pyval **out, err *e)
         size_t ve = scan_to(body, c + 1, ")", q);
         if (ve == (size_t)-1 || ve >= body.n) goto as_text;
         pyval *kv = mkstr(a, key), *vv = java_by_shape(a, (span){body.p + c + 1, ve - c - 1});
-        if (!kv || !vv || pyval_dict_set(a, d, kv, vv) < 0) return err_set(e, ERR_NOMEM, "out of memory");
+        if (!kv || !vv || pyval_dict_set(a, d, kv, vv) < 0)
+            return err_set(e, ERR_NOMEM, "out of memory");
         p = ve + 1;
     }
     *out = d;
@@ -539,8 +545,8 @@ as_text:
     return (*out = mkstr(a, text)) ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 }
 
-int bfcl_java_convert(arena *a, const char *text, size_t n, const char *type,
-                      const char *item_type, pyval **out, err *e)
+int bfcl_java_convert(arena *a, const char *text, size_t n, const char *type, const char *item_type,
+                      pyval **out, err *e)
 {
     span s = {text, n};
     bool ok = true;
@@ -571,7 +577,8 @@ int bfcl_java_convert(arena *a, const char *text, size_t n, const char *type,
     } else if (is_type(type, "HashMap")) {
         return java_hashmap(a, s, out, e);
     } else {
-        return err_set(e, ERR_UNSUPPORTED, "java_type_converter: no conversion for type \"%s\"", type);
+        return err_set(e, ERR_UNSUPPORTED, "java_type_converter: no conversion for type \"%s\"",
+                       type);
     }
     if (!v || !ok) v = mkstr(a, s);
     *out = v;
@@ -587,7 +594,8 @@ static pyval *js_by_shape(arena *a, span v)
     v = strip(v);
     bool ok;
     if (eq(v, "true") || eq(v, "false")) return pyval_bool(a, v.p[0] == 't');
-    if (v.n >= 1 && ((v.p[0] == '"' && v.p[v.n - 1] == '"') || (v.p[0] == '\'' && v.p[v.n - 1] == '\'')))
+    if (v.n >= 1 &&
+        ((v.p[0] == '"' && v.p[v.n - 1] == '"') || (v.p[0] == '\'' && v.p[v.n - 1] == '\'')))
         return pyval_str(a, v.p + 1, v.n >= 2 ? v.n - 2 : 0);
     pyval *i = py_int(a, v, &ok);
     if (ok) return i;
@@ -626,9 +634,12 @@ static int js_array(arena *a, span text, const char *item, pyval **out, err *e)
     if (!items) goto nomem;
     for (size_t i = 0; i < parts.n; i++) {
         span el = strip(parts.v[i]);
-        if (two_d && el.n && el.p[0] == '[') rc = js_array(a, el, item, &items[i], e);
-        else if (item) rc = bfcl_js_convert(a, el.p, el.n, item, NULL, &items[i], e);
-        else items[i] = js_by_shape(a, el);
+        if (two_d && el.n && el.p[0] == '[')
+            rc = js_array(a, el, item, &items[i], e);
+        else if (item)
+            rc = bfcl_js_convert(a, el.p, el.n, item, NULL, &items[i], e);
+        else
+            items[i] = js_by_shape(a, el);
         if (rc < 0) goto out;
         if (!items[i]) goto nomem;
     }
@@ -669,9 +680,12 @@ static int js_dict(arena *a, span text, pyval **out, err *e)
         }
         while (k.n && (k.p[k.n - 1] == '"' || k.p[k.n - 1] == '\'')) k.n--;
         pyval *kv = mkstr(a, k), *vv = NULL;
-        if (v.n && v.p[0] == '[') rc = js_array(a, v, NULL, &vv, e);
-        else if (v.n && v.p[0] == '{') rc = js_dict(a, v, &vv, e);
-        else vv = js_by_shape(a, v);
+        if (v.n && v.p[0] == '[')
+            rc = js_array(a, v, NULL, &vv, e);
+        else if (v.n && v.p[0] == '{')
+            rc = js_dict(a, v, &vv, e);
+        else
+            vv = js_by_shape(a, v);
         if (rc < 0) goto out;
         if (!kv || !vv || pyval_dict_set(a, d, kv, vv) < 0) goto nomem;
     }
@@ -688,22 +702,24 @@ out:
     return rc;
 }
 
-int bfcl_js_convert(arena *a, const char *text, size_t n, const char *type,
-                    const char *item_type, pyval **out, err *e)
+int bfcl_js_convert(arena *a, const char *text, size_t n, const char *type, const char *item_type,
+                    pyval **out, err *e)
 {
     span s = {text, n};
     bool ok = true;
     pyval *v = NULL;
     if (!type) return err_set(e, ERR_UNSUPPORTED, "js_type_converter: no type");
     if (is_type(type, "String")) {
-        if (s.n >= 1 && ((s.p[0] == '"' && s.p[s.n - 1] == '"') || (s.p[0] == '\'' && s.p[s.n - 1] == '\'')))
+        if (s.n >= 1 &&
+            ((s.p[0] == '"' && s.p[s.n - 1] == '"') || (s.p[0] == '\'' && s.p[s.n - 1] == '\'')))
             v = pyval_str(a, s.p + 1, s.n >= 2 ? s.n - 2 : 0);
     } else if (is_type(type, "integer")) {
         if (match_number(s, false, false, NULL)) v = py_int(a, s, &ok);
     } else if (is_type(type, "float")) {
         if (match_number(s, true, false, NULL)) v = py_float(a, s, &ok);
     } else if (is_type(type, "Bigint")) {
-        if (match_number(s, false, false, "n")) v = py_int(a, (span){s.p, s.n - 1 - (s.p[s.n - 1] == '\n')}, &ok);
+        if (match_number(s, false, false, "n"))
+            v = py_int(a, (span){s.p, s.n - 1 - (s.p[s.n - 1] == '\n')}, &ok);
     } else if (is_type(type, "Boolean")) {
         if (eq(s, "true") || eq(s, "false")) v = pyval_bool(a, s.p[0] == 't');
     } else if (is_type(type, "any")) {
@@ -712,7 +728,8 @@ int bfcl_js_convert(arena *a, const char *text, size_t n, const char *type,
     } else if (is_type(type, "dict")) {
         return js_dict(a, s, out, e);
     } else {
-        return err_set(e, ERR_UNSUPPORTED, "js_type_converter: no conversion for type \"%s\"", type);
+        return err_set(e, ERR_UNSUPPORTED, "js_type_converter: no conversion for type \"%s\"",
+                       type);
     }
     if (!v || !ok) v = mkstr(a, s);
     *out = v;

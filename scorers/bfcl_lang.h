@@ -31,12 +31,12 @@
  * text itself as a str when it does not match. ERR_UNSUPPORTED for the types
  * BFCL has no converter for (Set, Hashtable, Queue, Stack) and unknown types.
  * item_type may be NULL. */
-int bfcl_java_convert(arena *a, const char *text, size_t n, const char *type,
-                      const char *item_type, pyval **out, err *e);
+int bfcl_java_convert(arena *a, const char *text, size_t n, const char *type, const char *item_type,
+                      pyval **out, err *e);
 
 /* js_type_converter(text, type, item_type), same contract. */
-int bfcl_js_convert(arena *a, const char *text, size_t n, const char *type,
-                    const char *item_type, pyval **out, err *e);
+int bfcl_js_convert(arena *a, const char *text, size_t n, const char *type, const char *item_type,
+                    pyval **out, err *e);
 
 /* The prompt-mode call parser for Java/JavaScript on the text with its outer
  * brackets already removed: a list of {name: {param: str}}. ERR_PARSE on

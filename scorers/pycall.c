@@ -208,7 +208,7 @@ typedef enum tkind { T_END, T_NEWLINE, T_NAME, T_NUMBER, T_STRING, T_OP } tkind;
 
 typedef struct tok {
     tkind kind;
-    size_t pos, len; /* span in the source */
+    size_t pos, len;  /* span in the source */
     const char *name; /* T_NAME: the identifier (NFKC-normalized); T_OP: the operator */
     bool keyword;     /* T_NAME: a hard keyword */
     pyval *val;       /* T_NUMBER / T_STRING: the literal's value (str or bytes) */
@@ -224,17 +224,18 @@ typedef struct lexer {
 } lexer;
 
 static const char *const hard_keywords[] = {
-    "False", "None", "True", "and", "as", "assert", "async", "await", "break", "class",
-    "continue", "def", "del", "elif", "else", "except", "finally", "for", "from", "global",
-    "if", "import", "in", "is", "lambda", "nonlocal", "not", "or", "pass", "raise",
-    "return", "try", "while", "with", "yield",
+    "False", "None",     "True",  "and",    "as",   "assert", "async",  "await",    "break",
+    "class", "continue", "def",   "del",    "elif", "else",   "except", "finally",  "for",
+    "from",  "global",   "if",    "import", "in",   "is",     "lambda", "nonlocal", "not",
+    "or",    "pass",     "raise", "return", "try",  "while",  "with",   "yield",
 };
 
 /* Longest first where one is a prefix of another. */
 static const char *const operators[] = {
-    "**=", "//=", ">>=", "<<=", "...", "->", ":=", "**", "//", "<<", ">>", "<=", ">=", "==",
-    "!=", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "@=", "+", "-", "*", "/", "%",
-    "@", "&", "|", "^", "~", "<", ">", "(", ")", "[", "]", "{", "}", ",", ":", ".", ";", "=",
+    "**=", "//=", ">>=", "<<=", "...", "->", ":=", "**", "//", "<<", ">>", "<=",
+    ">=",  "==",  "!=",  "+=",  "-=",  "*=", "/=", "%=", "&=", "|=", "^=", "@=",
+    "+",   "-",   "*",   "/",   "%",   "@",  "&",  "|",  "^",  "~",  "<",  ">",
+    "(",   ")",   "[",   "]",   "{",   "}",  ",",  ":",  ".",  ";",  "=",
 };
 
 static int lex_fail(lexer *L, size_t pos, const char *what)
@@ -264,8 +265,10 @@ static bool id_start_cp(int32_t cp)
     case UTF8PROC_CATEGORY_LT:
     case UTF8PROC_CATEGORY_LM:
     case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_NL: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_NL:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -277,8 +280,10 @@ static bool id_cont_cp(int32_t cp)
     case UTF8PROC_CATEGORY_MN:
     case UTF8PROC_CATEGORY_MC:
     case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_PC: return true;
-    default: return false;
+    case UTF8PROC_CATEGORY_PC:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -351,26 +356,56 @@ static int lex_string(lexer *L, size_t start, size_t i, bool raw, bool bytes, si
         }
         p += 2;
         switch (x) {
-        case '\n': break;
+        case '\n':
+            break;
         case '\r':
             if (p < body_end && s[p] == '\n') p++;
             break;
-        case '\\': o[k++] = '\\'; break;
-        case '\'': o[k++] = '\''; break;
-        case '"': o[k++] = '"'; break;
-        case 'a': o[k++] = 7; break;
-        case 'b': o[k++] = 8; break;
-        case 'f': o[k++] = 12; break;
-        case 'n': o[k++] = 10; break;
-        case 'r': o[k++] = 13; break;
-        case 't': o[k++] = 9; break;
-        case 'v': o[k++] = 11; break;
-        case '0': case '1': case '2': case '3': case '4': case '5': case '6': case '7': {
+        case '\\':
+            o[k++] = '\\';
+            break;
+        case '\'':
+            o[k++] = '\'';
+            break;
+        case '"':
+            o[k++] = '"';
+            break;
+        case 'a':
+            o[k++] = 7;
+            break;
+        case 'b':
+            o[k++] = 8;
+            break;
+        case 'f':
+            o[k++] = 12;
+            break;
+        case 'n':
+            o[k++] = 10;
+            break;
+        case 'r':
+            o[k++] = 13;
+            break;
+        case 't':
+            o[k++] = 9;
+            break;
+        case 'v':
+            o[k++] = 11;
+            break;
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7': {
             unsigned v = (unsigned)(x - '0');
             for (int m = 0; m < 2 && p < body_end && s[p] >= '0' && s[p] <= '7'; m++)
                 v = v * 8 + (unsigned)(s[p++] - '0');
-            if (bytes) o[k++] = (char)(v & 0xff);
-            else k += pyval_utf8_put(o + k, v);
+            if (bytes)
+                o[k++] = (char)(v & 0xff);
+            else
+                k += pyval_utf8_put(o + k, v);
             break;
         }
         case 'x':
@@ -379,8 +414,10 @@ static int lex_string(lexer *L, size_t start, size_t i, bool raw, bool bytes, si
             {
                 unsigned v = (unsigned)(hexv(s[p]) * 16 + hexv(s[p + 1]));
                 p += 2;
-                if (bytes) o[k++] = (char)v;
-                else k += pyval_utf8_put(o + k, v);
+                if (bytes)
+                    o[k++] = (char)v;
+                else
+                    k += pyval_utf8_put(o + k, v);
             }
             break;
         case 'u':
@@ -395,8 +432,9 @@ static int lex_string(lexer *L, size_t start, size_t i, bool raw, bool bytes, si
                 uint32_t v = 0;
                 for (int m = 0; m < digits; m++) {
                     if (p >= body_end || !is_hex(s[p]))
-                        return lex_fail(L, p, x == 'u' ? "truncated \\uXXXX escape"
-                                                        : "truncated \\UXXXXXXXX escape");
+                        return lex_fail(L, p,
+                                        x == 'u' ? "truncated \\uXXXX escape"
+                                                 : "truncated \\UXXXXXXXX escape");
                     v = v * 16 + (uint32_t)hexv(s[p++]);
                 }
                 if (v > 0x10ffff) return lex_fail(L, p, "illegal Unicode character");
@@ -425,8 +463,7 @@ static int lex_string(lexer *L, size_t start, size_t i, bool raw, bool bytes, si
 }
 
 /* Copies digits without underscores; checks that every '_' sits between two digits. */
-static bool strip_underscores(const char *s, size_t n, char *out, size_t *outn,
-                              bool (*isdig)(char))
+static bool strip_underscores(const char *s, size_t n, char *out, size_t *outn, bool (*isdig)(char))
 {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
@@ -557,7 +594,8 @@ check_end:
                    dec_digit((char)c);
         if (idc) {
             /* Python lets a keyword follow a number directly ("1if x else y") */
-            static const char *const ok_kw[] = {"and", "else", "for", "if", "in", "is", "not", "or"};
+            static const char *const ok_kw[] = {"and", "else", "for", "if",
+                                                "in",  "is",   "not", "or"};
             bool fine = false;
             for (size_t k = 0; k < ARRAY_LEN(ok_kw); k++) fine |= word_follows(s, n, i, ok_kw[k]);
             if (!fine) return lex_fail(L, start, "invalid decimal literal");
@@ -572,11 +610,16 @@ static bool is_string_prefix(const char *s, size_t n, bool *raw, bool *bytes, bo
     if (n == 0 || n > 2) return false;
     for (size_t i = 0; i < n; i++) {
         char c = (char)(s[i] | 0x20);
-        if (c == 'r' && !*raw) *raw = true;
-        else if (c == 'b' && !*bytes && !*fstr) *bytes = true;
-        else if (c == 'f' && !*fstr && !*bytes) *fstr = true;
-        else if (c == 'u' && n == 1) ;
-        else return false;
+        if (c == 'r' && !*raw)
+            *raw = true;
+        else if (c == 'b' && !*bytes && !*fstr)
+            *bytes = true;
+        else if (c == 'f' && !*fstr && !*bytes)
+            *fstr = true;
+        else if (c == 'u' && n == 1)
+            ;
+        else
+            return false;
     }
     return true;
 }
@@ -658,8 +701,7 @@ static int lex_all(lexer *L)
                 pyval *v = NULL;
                 int rc = lex_string(L, i, j, raw, bytes, &end, &v);
                 if (rc < 0) return rc;
-                if (lex_push(L, (tok){T_STRING, i, end - i, NULL, false, v}) < 0)
-                    return ERR_NOMEM;
+                if (lex_push(L, (tok){T_STRING, i, end - i, NULL, false, v}) < 0) return ERR_NOMEM;
                 i = end;
                 continue;
             }
@@ -737,21 +779,33 @@ typedef enum nkind {
 } nkind;
 
 enum binop {
-    OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_FLOORDIV, OP_MOD, OP_POW, OP_MATMUL,
-    OP_LSHIFT, OP_RSHIFT, OP_BITOR, OP_BITXOR, OP_BITAND,
+    OP_ADD,
+    OP_SUB,
+    OP_MUL,
+    OP_DIV,
+    OP_FLOORDIV,
+    OP_MOD,
+    OP_POW,
+    OP_MATMUL,
+    OP_LSHIFT,
+    OP_RSHIFT,
+    OP_BITOR,
+    OP_BITXOR,
+    OP_BITAND,
 };
 enum unop { U_NEG, U_POS, U_INV, U_NOT };
 enum boolop { B_AND, B_OR };
 enum cmpop { C_EQ, C_NE, C_LT, C_LE, C_GT, C_GE, C_IN, C_NOTIN, C_IS, C_ISNOT };
 
 static const char *const binop_text[] = {
-    [OP_ADD] = "+", [OP_SUB] = "-", [OP_MUL] = "*", [OP_DIV] = "/", [OP_FLOORDIV] = "//",
-    [OP_MOD] = "%", [OP_POW] = "**", [OP_MATMUL] = "@", [OP_LSHIFT] = "<<", [OP_RSHIFT] = ">>",
-    [OP_BITOR] = "|", [OP_BITXOR] = "^", [OP_BITAND] = "&",
+    [OP_ADD] = "+",       [OP_SUB] = "-",     [OP_MUL] = "*",   [OP_DIV] = "/",
+    [OP_FLOORDIV] = "//", [OP_MOD] = "%",     [OP_POW] = "**",  [OP_MATMUL] = "@",
+    [OP_LSHIFT] = "<<",   [OP_RSHIFT] = ">>", [OP_BITOR] = "|", [OP_BITXOR] = "^",
+    [OP_BITAND] = "&",
 };
 static const char *const cmpop_text[] = {
-    [C_EQ] = "==", [C_NE] = "!=", [C_LT] = "<", [C_LE] = "<=", [C_GT] = ">", [C_GE] = ">=",
-    [C_IN] = "in", [C_NOTIN] = "not in", [C_IS] = "is", [C_ISNOT] = "is not",
+    [C_EQ] = "==", [C_NE] = "!=", [C_LT] = "<",         [C_LE] = "<=", [C_GT] = ">",
+    [C_GE] = ">=", [C_IN] = "in", [C_NOTIN] = "not in", [C_IS] = "is", [C_ISNOT] = "is not",
 };
 
 typedef struct node node;
@@ -765,10 +819,10 @@ struct node {
     node **items;     /* LIST/TUPLE/SET elements, DICT keys (NULL for **), CALL positional
                        * args, BOOLOP values, COMPARE left + comparators */
     size_t n;
-    node **vals;           /* DICT values, CALL keyword values */
-    const char **kwnames;  /* CALL keyword names, NULL for ** */
+    node **vals;          /* DICT values, CALL keyword values */
+    const char **kwnames; /* CALL keyword names, NULL for ** */
     size_t nkw;
-    int *ops;              /* COMPARE operators (n - 1) */
+    int *ops; /* COMPARE operators (n - 1) */
 };
 /* a/b/c: UNARY operand a; BINOP a op b; ATTR value a; SUBSCRIPT value a, slice b;
  * SLICE lower a, upper b, step c (each may be NULL); IFEXP body a, test b, else c;
@@ -809,9 +863,11 @@ static bool at_kw(parser *p, const char *kw)
 static int fail_at(parser *p, const char *what, const char *src)
 {
     const tok *t = peek(p);
-    if (t->kind == T_END) return err_set(p->e, ERR_PARSE, "byte %zu: %s (at the end)", t->pos + 1, what);
+    if (t->kind == T_END)
+        return err_set(p->e, ERR_PARSE, "byte %zu: %s (at the end)", t->pos + 1, what);
     int len = (int)(t->len > 24 ? 24 : t->len);
-    return err_set(p->e, ERR_PARSE, "byte %zu: %s (at '%.*s')", t->pos + 1, what, len, src + t->pos);
+    return err_set(p->e, ERR_PARSE, "byte %zu: %s (at '%.*s')", t->pos + 1, what, len,
+                   src + t->pos);
 }
 
 static node *mk(parser *p, nkind k, size_t pos)
@@ -917,7 +973,8 @@ static int parse_atom(parser *p, const char *src, node **out)
             if (strcmp(t->name, "True") == 0 || strcmp(t->name, "False") == 0 ||
                 strcmp(t->name, "None") == 0) {
                 if (!(x = mk(p, N_CONST, pos))) return ERR_NOMEM;
-                x->value = t->name[0] == 'N' ? pyval_none(p->a) : pyval_bool(p->a, t->name[0] == 'T');
+                x->value =
+                    t->name[0] == 'N' ? pyval_none(p->a) : pyval_bool(p->a, t->name[0] == 'T');
                 if (!x->value) return err_set(p->e, ERR_NOMEM, "out of memory");
                 p->i++;
                 *out = x;
@@ -945,7 +1002,8 @@ static int parse_atom(parser *p, const char *src, node **out)
         p->i++;
         if (peek(p)->kind == T_STRING) {
             buf b = BUF_INIT;
-            if (buf_append(&b, v->u.s.p, v->u.s.len) < 0) return err_set(p->e, ERR_NOMEM, "out of memory");
+            if (buf_append(&b, v->u.s.p, v->u.s.len) < 0)
+                return err_set(p->e, ERR_NOMEM, "out of memory");
             while (peek(p)->kind == T_STRING) {
                 const pyval *w = peek(p)->val;
                 if (w->kind != v->kind) {
@@ -958,7 +1016,8 @@ static int parse_atom(parser *p, const char *src, node **out)
                 }
                 p->i++;
             }
-            v = v->kind == PYV_BYTES ? pyval_bytes(p->a, b.data, b.len) : pyval_str(p->a, b.data, b.len);
+            v = v->kind == PYV_BYTES ? pyval_bytes(p->a, b.data, b.len)
+                                     : pyval_str(p->a, b.data, b.len);
             buf_release(&b);
             if (!v) return err_set(p->e, ERR_NOMEM, "out of memory");
         }
@@ -1152,7 +1211,8 @@ static int parse_call_args(parser *p, const char *src, node *call)
                 goto out;
             }
             if (star && seen_dstar) {
-                rc = fail_at(p, "iterable argument unpacking follows keyword argument unpacking", src);
+                rc = fail_at(p, "iterable argument unpacking follows keyword argument unpacking",
+                             src);
                 goto out;
             }
             if (at_kw(p, "for") || at_kw(p, "async")) {
@@ -1325,9 +1385,12 @@ static int parse_power(parser *p, const char *src, node **out)
 static int parse_factor(parser *p, const char *src, node **out)
 {
     int op = -1;
-    if (at_op(p, "-")) op = U_NEG;
-    else if (at_op(p, "+")) op = U_POS;
-    else if (at_op(p, "~")) op = U_INV;
+    if (at_op(p, "-"))
+        op = U_NEG;
+    else if (at_op(p, "+"))
+        op = U_POS;
+    else if (at_op(p, "~"))
+        op = U_INV;
     if (op < 0) return parse_power(p, src, out);
     if (++p->depth > MAX_PARSE_DEPTH) return fail_at(p, "expression nested too deeply", src);
     size_t pos = peek(p)->pos;
@@ -1505,7 +1568,8 @@ static int parse_boolop(parser *p, const char *src, int which, node **out)
     while (at_kw(p, kw)) {
         p->i++;
         node *r;
-        if ((rc = which == B_AND ? parse_inversion(p, src, &r) : parse_boolop(p, src, B_AND, &r)) < 0)
+        if ((rc = which == B_AND ? parse_inversion(p, src, &r) : parse_boolop(p, src, B_AND, &r)) <
+            0)
             goto out;
         if (nvec_push(&items, r) < 0) goto nomem;
     }
@@ -1574,7 +1638,8 @@ static int parse_body(parser *p, const char *src, node **out)
     bool comma = false;
     int rc = 0;
     node *x = NULL;
-    if (peek(p)->kind == T_END || peek(p)->kind == T_NEWLINE) return fail_at(p, "invalid syntax", src);
+    if (peek(p)->kind == T_END || peek(p)->kind == T_NEWLINE)
+        return fail_at(p, "invalid syntax", src);
     for (;;) {
         if ((rc = parse_star_or_expr(p, src, &x)) < 0) goto out;
         if (nvec_push(&items, x) < 0) goto nomem;
@@ -1631,26 +1696,49 @@ static int parse_source(const char *src, size_t n, arena *a, node **out, err *e)
 
 /* Python's unparser precedence levels, lowest first. */
 enum prec {
-    P_NAMED_EXPR, P_TUPLE, P_YIELD, P_TEST, P_OR, P_AND, P_NOT, P_CMP, P_EXPR, P_BXOR, P_BAND,
-    P_SHIFT, P_ARITH, P_TERM, P_FACTOR, P_POWER, P_AWAIT, P_ATOM,
+    P_NAMED_EXPR,
+    P_TUPLE,
+    P_YIELD,
+    P_TEST,
+    P_OR,
+    P_AND,
+    P_NOT,
+    P_CMP,
+    P_EXPR,
+    P_BXOR,
+    P_BAND,
+    P_SHIFT,
+    P_ARITH,
+    P_TERM,
+    P_FACTOR,
+    P_POWER,
+    P_AWAIT,
+    P_ATOM,
 };
 
 static int binop_prec(int op)
 {
     switch (op) {
     case OP_ADD:
-    case OP_SUB: return P_ARITH;
+    case OP_SUB:
+        return P_ARITH;
     case OP_MUL:
     case OP_DIV:
     case OP_FLOORDIV:
     case OP_MOD:
-    case OP_MATMUL: return P_TERM;
+    case OP_MATMUL:
+        return P_TERM;
     case OP_LSHIFT:
-    case OP_RSHIFT: return P_SHIFT;
-    case OP_BITAND: return P_BAND;
-    case OP_BITXOR: return P_BXOR;
-    case OP_BITOR: return P_EXPR;
-    case OP_POW: return P_POWER;
+    case OP_RSHIFT:
+        return P_SHIFT;
+    case OP_BITAND:
+        return P_BAND;
+    case OP_BITXOR:
+        return P_BXOR;
+    case OP_BITOR:
+        return P_EXPR;
+    case OP_POW:
+        return P_POWER;
     }
     return P_TEST;
 }
@@ -1679,9 +1767,12 @@ static int up(buf *o, const node *x, int ctx)
 {
     int rc = 0;
     switch (x->kind) {
-    case N_CONST: return up_const(o, x->value);
-    case N_ELLIPSIS: return buf_puts(o, "...");
-    case N_NAME: return buf_puts(o, x->name);
+    case N_CONST:
+        return up_const(o, x->value);
+    case N_ELLIPSIS:
+        return buf_puts(o, "...");
+    case N_NAME:
+        return buf_puts(o, x->name);
     case N_LIST:
         rc = buf_putc(o, '[');
         if (!rc) rc = up_items(o, x->items, x->n, false);
@@ -1748,8 +1839,10 @@ static int up(buf *o, const node *x, int ctx)
         rc = up(o, x->a, P_ATOM);
         if (!rc) rc = buf_putc(o, '[');
         if (!rc) {
-            if (x->b->kind == N_TUPLE && x->b->n > 0) rc = up_items(o, x->b->items, x->b->n, true);
-            else rc = up(o, x->b, P_TEST);
+            if (x->b->kind == N_TUPLE && x->b->n > 0)
+                rc = up_items(o, x->b->items, x->b->n, true);
+            else
+                rc = up(o, x->b, P_TEST);
         }
         if (!rc) rc = buf_putc(o, ']');
         return rc;
@@ -1765,7 +1858,8 @@ static int up(buf *o, const node *x, int ctx)
     case N_UNARY: {
         int op_prec = x->op == U_NOT ? P_NOT : P_FACTOR;
         bool paren = ctx > op_prec;
-        static const char *const text[] = {[U_NEG] = "-", [U_POS] = "+", [U_INV] = "~", [U_NOT] = "not "};
+        static const char *const text[] = {
+            [U_NEG] = "-", [U_POS] = "+", [U_INV] = "~", [U_NOT] = "not "};
         if (paren) rc = buf_putc(o, '(');
         if (!rc) rc = buf_puts(o, text[x->op]);
         if (!rc) rc = up(o, x->a, op_prec);
@@ -1941,7 +2035,8 @@ static int int_binop(evctx *c, const node *x, int op, const pyval *l, const pyva
             if (!ovf) return (*out = pyval_int(c->a, res)) ? 0 : ERR_NOMEM;
         }
         if (bn_from_pyval(c->a, l, &A) < 0 || bn_from_pyval(c->a, r, &B) < 0) return ERR_NOMEM;
-        if ((op == OP_MUL ? bn_mul(c->a, &A, &B, &R) : bn_addsub(c->a, &A, &B, op == OP_SUB, &R)) < 0)
+        if ((op == OP_MUL ? bn_mul(c->a, &A, &B, &R) : bn_addsub(c->a, &A, &B, op == OP_SUB, &R)) <
+            0)
             return ERR_NOMEM;
         *out = int_result(c, &R);
         return *out ? 0 : ev_fail(c, x, "integer result too large");
@@ -1950,7 +2045,8 @@ static int int_binop(evctx *c, const node *x, int op, const pyval *l, const pyva
         if (!to_double(l, &da) || !to_double(r, &db))
             return ev_fail(c, x, "OverflowError: integer too large to convert to float");
         if (db == 0) return ev_fail(c, x, "ZeroDivisionError in '/'");
-        if (sa && sb && (a > (1LL << 53) || a < -(1LL << 53) || b > (1LL << 53) || b < -(1LL << 53)))
+        if (sa && sb &&
+            (a > (1LL << 53) || a < -(1LL << 53) || b > (1LL << 53) || b < -(1LL << 53)))
             *out = pyval_float(c->a, (double)((long double)a / (long double)b));
         else
             *out = pyval_float(c->a, da / db);
@@ -2009,7 +2105,8 @@ static int int_binop(evctx *c, const node *x, int op, const pyval *l, const pyva
             bn T;
             if (bn_mul(c->a, &R, &A, &T) < 0) return ERR_NOMEM;
             R = T;
-            if (bn_digits(&R) > PYVAL_MAX_INT_DIGITS) return ev_fail(c, x, "integer result too large");
+            if (bn_digits(&R) > PYVAL_MAX_INT_DIGITS)
+                return ev_fail(c, x, "integer result too large");
         }
         *out = int_result(c, &R);
         return *out ? 0 : ev_fail(c, x, "integer result too large");
@@ -2043,7 +2140,8 @@ static int int_binop(evctx *c, const node *x, int op, const pyval *l, const pyva
     case OP_BITXOR:
         if (!sa || !sb) return ev_fail(c, x, "unsupported: bitwise operation beyond 64 bits");
         res = op == OP_BITAND ? (a & b) : op == OP_BITOR ? (a | b) : (a ^ b);
-        if (l->kind == PYV_BOOL && r->kind == PYV_BOOL) return (*out = pyval_bool(c->a, res != 0)) ? 0 : ERR_NOMEM;
+        if (l->kind == PYV_BOOL && r->kind == PYV_BOOL)
+            return (*out = pyval_bool(c->a, res != 0)) ? 0 : ERR_NOMEM;
         return (*out = pyval_int(c->a, res)) ? 0 : ERR_NOMEM;
     }
     return ev_fail(c, x, "TypeError: unsupported operand types");
@@ -2053,12 +2151,15 @@ static int seq_repeat(evctx *c, const node *x, const pyval *s, const pyval *coun
 {
     int64_t k;
     if (!small_int(count, &k)) {
-        if (count->u.i.big[0] == '-') k = 0;
-        else return ev_fail(c, x, "repeat count too large");
+        if (count->u.i.big[0] == '-')
+            k = 0;
+        else
+            return ev_fail(c, x, "repeat count too large");
     }
     if (k < 0) k = 0;
     size_t unit = s->kind == PYV_STR || s->kind == PYV_BYTES ? s->u.s.len : s->u.seq.n;
-    if (unit && (uint64_t)k > MAX_SEQ_RESULT / unit) return ev_fail(c, x, "repeat result too large");
+    if (unit && (uint64_t)k > MAX_SEQ_RESULT / unit)
+        return ev_fail(c, x, "repeat result too large");
     size_t total = unit * (size_t)k;
     if (s->kind == PYV_STR || s->kind == PYV_BYTES) {
         char *t = arena_alloc(c->a, total + 1);
@@ -2070,7 +2171,8 @@ static int seq_repeat(evctx *c, const node *x, const pyval *s, const pyval *coun
         if (total && !items) return ERR_NOMEM;
         for (int64_t i = 0; i < k; i++)
             memcpy(items + (size_t)i * unit, s->u.seq.items, unit * sizeof *items);
-        *out = s->kind == PYV_LIST ? pyval_list(c->a, items, total) : pyval_tuple(c->a, items, total);
+        *out =
+            s->kind == PYV_LIST ? pyval_list(c->a, items, total) : pyval_tuple(c->a, items, total);
     }
     return *out ? 0 : ERR_NOMEM;
 }
@@ -2097,7 +2199,8 @@ static int seq_concat(evctx *c, const pyval *l, const pyval *r, pyval **out)
 
 static bool is_seq(const pyval *v)
 {
-    return v->kind == PYV_STR || v->kind == PYV_BYTES || v->kind == PYV_LIST || v->kind == PYV_TUPLE;
+    return v->kind == PYV_STR || v->kind == PYV_BYTES || v->kind == PYV_LIST ||
+           v->kind == PYV_TUPLE;
 }
 
 static int ev_binop(evctx *c, const node *x, int op, const pyval *l, const pyval *r, pyval **out)
@@ -2110,9 +2213,15 @@ static int ev_binop(evctx *c, const node *x, int op, const pyval *l, const pyval
             return ev_fail(c, x, "OverflowError: integer too large to convert to float");
         double q, m;
         switch (op) {
-        case OP_ADD: *out = pyval_float(c->a, a + b); break;
-        case OP_SUB: *out = pyval_float(c->a, a - b); break;
-        case OP_MUL: *out = pyval_float(c->a, a * b); break;
+        case OP_ADD:
+            *out = pyval_float(c->a, a + b);
+            break;
+        case OP_SUB:
+            *out = pyval_float(c->a, a - b);
+            break;
+        case OP_MUL:
+            *out = pyval_float(c->a, a * b);
+            break;
         case OP_DIV:
             if (b == 0) return ev_fail(c, x, "ZeroDivisionError in '/'");
             *out = pyval_float(c->a, a / b);
@@ -2123,8 +2232,10 @@ static int ev_binop(evctx *c, const node *x, int op, const pyval *l, const pyval
             float_divmod(a, b, &q, &m);
             *out = pyval_float(c->a, op == OP_MOD ? m : q);
             break;
-        case OP_POW: return float_pow(c, x, a, b, out);
-        default: return ev_fail(c, x, "TypeError: unsupported operand type(s) for float");
+        case OP_POW:
+            return float_pow(c, x, a, b, out);
+        default:
+            return ev_fail(c, x, "TypeError: unsupported operand type(s) for float");
         }
         return *out ? 0 : ERR_NOMEM;
     }
@@ -2167,21 +2278,29 @@ static int ev_order(const pyval *a, const pyval *b)
 static int ev_compare(evctx *c, const node *x, const pyval *l, int op, const pyval *r, bool *res)
 {
     switch (op) {
-    case C_EQ: *res = pyval_eq(l, r); return 0;
-    case C_NE: *res = !pyval_eq(l, r); return 0;
+    case C_EQ:
+        *res = pyval_eq(l, r);
+        return 0;
+    case C_NE:
+        *res = !pyval_eq(l, r);
+        return 0;
     case C_IN:
     case C_NOTIN: {
         bool in;
-        if (r->kind == PYV_LIST || r->kind == PYV_TUPLE) in = pyval_in(l, r);
-        else if (r->kind == PYV_DICT) in = pyval_dict_lookup(r, l) != NULL;
+        if (r->kind == PYV_LIST || r->kind == PYV_TUPLE)
+            in = pyval_in(l, r);
+        else if (r->kind == PYV_DICT)
+            in = pyval_dict_lookup(r, l) != NULL;
         else if ((r->kind == PYV_STR || r->kind == PYV_BYTES) && l->kind == r->kind)
             in = l->u.s.len == 0 || mem_find(r->u.s.p, r->u.s.len, l->u.s.p, l->u.s.len) != NULL;
-        else return ev_fail(c, x, "TypeError in 'in'");
+        else
+            return ev_fail(c, x, "TypeError in 'in'");
         *res = op == C_IN ? in : !in;
         return 0;
     }
     case C_IS:
-    case C_ISNOT: return ev_fail(c, x, "unsupported: 'is' comparisons");
+    case C_ISNOT:
+        return ev_fail(c, x, "unsupported: 'is' comparisons");
     default: {
         int o = ev_order(l, r);
         if (o == -2) {
@@ -2202,7 +2321,8 @@ static int ev_seq(evctx *c, const node *x, pyval **out)
     pyval **items = x->n ? arena_calloc(c->a, x->n, sizeof *items) : NULL;
     if (x->n && !items) return ERR_NOMEM;
     for (size_t i = 0; i < x->n; i++) {
-        if (x->items[i]->kind == N_STARRED) return ev_fail(c, x->items[i], "unsupported: starred element");
+        if (x->items[i]->kind == N_STARRED)
+            return ev_fail(c, x->items[i], "unsupported: starred element");
         int rc = ev(c, x->items[i], &items[i]);
         if (rc < 0) return rc;
     }
@@ -2215,12 +2335,18 @@ static int ev(evctx *c, const node *x, pyval **out)
     int rc;
     pyval *l, *r;
     switch (x->kind) {
-    case N_CONST: *out = x->value; return 0;
-    case N_ELLIPSIS: return ev_fail(c, x, "TypeError: operation on Ellipsis");
-    case N_NAME: return ev_fail(c, x, "unsupported: a name inside an evaluated expression");
+    case N_CONST:
+        *out = x->value;
+        return 0;
+    case N_ELLIPSIS:
+        return ev_fail(c, x, "TypeError: operation on Ellipsis");
+    case N_NAME:
+        return ev_fail(c, x, "unsupported: a name inside an evaluated expression");
     case N_LIST:
-    case N_TUPLE: return ev_seq(c, x, out);
-    case N_SET: return ev_fail(c, x, "unsupported: a set inside an evaluated expression");
+    case N_TUPLE:
+        return ev_seq(c, x, out);
+    case N_SET:
+        return ev_fail(c, x, "unsupported: a set inside an evaluated expression");
     case N_DICT: {
         pyval *d = pyval_dict(c->a);
         if (!d) return ERR_NOMEM;
@@ -2228,7 +2354,8 @@ static int ev(evctx *c, const node *x, pyval **out)
             if (!x->items[i]) return ev_fail(c, x, "unsupported: ** in a dict");
             pyval *k, *v;
             if ((rc = ev(c, x->items[i], &k)) < 0 || (rc = ev(c, x->vals[i], &v)) < 0) return rc;
-            if (!pyval_hashable(k)) return ev_fail(c, x->items[i], "TypeError: unhashable dict key");
+            if (!pyval_hashable(k))
+                return ev_fail(c, x->items[i], "TypeError: unhashable dict key");
             if (pyval_dict_set(c->a, d, k, v) < 0) return ERR_NOMEM;
         }
         *out = d;
@@ -2288,7 +2415,8 @@ static int ev(evctx *c, const node *x, pyval **out)
     case N_IFEXP:
         if ((rc = ev(c, x->b, &l)) < 0) return rc;
         return ev(c, pyval_truthy(l) ? x->a : x->c, out);
-    default: return ev_fail(c, x, "unsupported: this expression inside an evaluated expression");
+    default:
+        return ev_fail(c, x, "unsupported: this expression inside an evaluated expression");
     }
 }
 
@@ -2324,7 +2452,8 @@ static int resolve_call(evctx *c, const node *x, pyval **out)
         pyval *v, *k;
         if ((rc = resolve(c, x->vals[i], &v)) < 0) return rc;
         k = x->kwnames[i] ? pyval_strz(c->a, x->kwnames[i]) : pyval_none(c->a);
-        if (!k || pyval_dict_set(c->a, args, k, v) < 0) return err_set(c->e, ERR_NOMEM, "out of memory");
+        if (!k || pyval_dict_set(c->a, args, k, v) < 0)
+            return err_set(c->e, ERR_NOMEM, "out of memory");
     }
     if (pyval_dict_set(c->a, d, key, args) < 0) return err_set(c->e, ERR_NOMEM, "out of memory");
     *out = d;
@@ -2335,8 +2464,11 @@ static int resolve(evctx *c, const node *x, pyval **out)
 {
     int rc;
     switch (x->kind) {
-    case N_CONST: *out = x->value; return 0;
-    case N_ELLIPSIS: return (*out = pyval_strz(c->a, "...")) ? 0 : ERR_NOMEM;
+    case N_CONST:
+        *out = x->value;
+        return 0;
+    case N_ELLIPSIS:
+        return (*out = pyval_strz(c->a, "...")) ? 0 : ERR_NOMEM;
     case N_UNARY: {
         /* BFCL: -operand.value whatever the operator; the operand must be a literal */
         if (x->a->kind == N_ELLIPSIS) return ev_fail(c, x, "TypeError: bad operand for unary -");
@@ -2368,25 +2500,36 @@ static int resolve(evctx *c, const node *x, pyval **out)
             pyval *k, *v;
             if ((rc = resolve(c, x->items[i], &k)) < 0) return rc;
             if ((rc = resolve(c, x->vals[i], &v)) < 0) return rc;
-            if (!pyval_hashable(k)) return ev_fail(c, x->items[i], "TypeError: unhashable dict key");
+            if (!pyval_hashable(k))
+                return ev_fail(c, x->items[i], "TypeError: unhashable dict key");
             if (pyval_dict_set(c->a, d, k, v) < 0) return ERR_NOMEM;
         }
         *out = d;
         return 0;
     }
-    case N_BINOP: return ev(c, x, out);
-    case N_NAME: return (*out = pyval_strz(c->a, x->name)) ? 0 : ERR_NOMEM;
+    case N_BINOP:
+        return ev(c, x, out);
+    case N_NAME:
+        return (*out = pyval_strz(c->a, x->name)) ? 0 : ERR_NOMEM;
     case N_CALL:
         if (x->nkw == 0) return unparse_value(c->a, x, NULL, NULL, out, c->e);
         return resolve_call(c, x, out);
-    case N_SUBSCRIPT: return unparse_value(c->a, x->a, "[", x->b, out, c->e);
-    case N_ATTR: return ev_fail(c, x, "unsupported value: attribute access");
-    case N_STARRED: return ev_fail(c, x, "unsupported value: starred expression");
-    case N_SET: return ev_fail(c, x, "unsupported value: set");
-    case N_COMPARE: return ev_fail(c, x, "unsupported value: comparison");
-    case N_BOOLOP: return ev_fail(c, x, "unsupported value: boolean operation");
-    case N_IFEXP: return ev_fail(c, x, "unsupported value: conditional expression");
-    default: return ev_fail(c, x, "unsupported value");
+    case N_SUBSCRIPT:
+        return unparse_value(c->a, x->a, "[", x->b, out, c->e);
+    case N_ATTR:
+        return ev_fail(c, x, "unsupported value: attribute access");
+    case N_STARRED:
+        return ev_fail(c, x, "unsupported value: starred expression");
+    case N_SET:
+        return ev_fail(c, x, "unsupported value: set");
+    case N_COMPARE:
+        return ev_fail(c, x, "unsupported value: comparison");
+    case N_BOOLOP:
+        return ev_fail(c, x, "unsupported value: boolean operation");
+    case N_IFEXP:
+        return ev_fail(c, x, "unsupported value: conditional expression");
+    default:
+        return ev_fail(c, x, "unsupported value");
     }
 }
 

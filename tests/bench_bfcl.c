@@ -31,8 +31,12 @@ static const char *data_dir(void)
 static void perturb_text(buf *o, const char *ref, unsigned kind)
 {
     switch (kind) {
-    case 0: buf_printf(o, "Sure! Here is the call: %s", ref); break;
-    case 1: buf_printf(o, "```python\n%s\n```", ref); break;
+    case 0:
+        buf_printf(o, "Sure! Here is the call: %s", ref);
+        break;
+    case 1:
+        buf_printf(o, "```python\n%s\n```", ref);
+        break;
     case 2: { /* the first name= becomes positional */
         const char *eq = strchr(ref, '='), *open = strchr(ref, '(');
         if (eq && open && open < eq) {
@@ -54,20 +58,26 @@ static void perturb_text(buf *o, const char *ref, unsigned kind)
     }
     case 4: { /* the call twice */
         size_t n = strlen(ref);
-        if (n > 2 && ref[0] == '[') buf_printf(o, "%.*s, %s", (int)(n - 1), ref, ref + 1);
-        else buf_puts(o, ref);
+        if (n > 2 && ref[0] == '[')
+            buf_printf(o, "%.*s, %s", (int)(n - 1), ref, ref + 1);
+        else
+            buf_puts(o, ref);
         break;
     }
     case 5: { /* a renamed function */
         const char *open = strchr(ref, '(');
-        if (open) buf_printf(o, "%.*s_v2%s", (int)(open - ref), ref, open);
-        else buf_puts(o, ref);
+        if (open)
+            buf_printf(o, "%.*s_v2%s", (int)(open - ref), ref, open);
+        else
+            buf_puts(o, ref);
         break;
     }
     default: { /* the last argument dropped */
         const char *comma = strrchr(ref, ',');
-        if (comma) buf_printf(o, "%.*s)]", (int)(comma - ref), ref);
-        else buf_puts(o, ref);
+        if (comma)
+            buf_printf(o, "%.*s)]", (int)(comma - ref), ref);
+        else
+            buf_puts(o, ref);
         break;
     }
     }
@@ -96,8 +106,10 @@ static size_t write_replay(const item_set *set, bool native, const char *path)
         bool perturb = i % 2 == 1;
         if (!native || !p.reference_tool_calls) {
             buf_reset(&t);
-            if (perturb) perturb_text(&t, p.reference, (unsigned)(i / 2) % 7);
-            else buf_puts(&t, p.reference);
+            if (perturb)
+                perturb_text(&t, p.reference, (unsigned)(i / 2) % 7);
+            else
+                buf_puts(&t, p.reference);
             cJSON_AddStringToObject(row, "completion", t.data);
         } else {
             cJSON *tc = cJSON_Parse(p.reference_tool_calls);
@@ -105,8 +117,10 @@ static size_t write_replay(const item_set *set, bool native, const char *path)
                 cJSON *args = cJSON_GetObjectItem(cJSON_GetArrayItem(tc, 0), "arguments");
                 const char *s = args->valuestring;
                 buf_reset(&t);
-                if ((i / 2) % 2) buf_append(&t, s, strlen(s) > 2 ? strlen(s) - 2 : 0); /* broken JSON */
-                else buf_printf(&t, "{\"unexpected\": 1, %s", s + 1);
+                if ((i / 2) % 2)
+                    buf_append(&t, s, strlen(s) > 2 ? strlen(s) - 2 : 0); /* broken JSON */
+                else
+                    buf_printf(&t, "{\"unexpected\": 1, %s", s + 1);
                 cJSON_SetValuestring(args, t.data);
             }
             cJSON_AddItemToObject(row, "tool_calls", tc);
@@ -204,12 +218,14 @@ int main(void)
         qsort(score_ms, RUNS, sizeof(double), cmp_double);
         qsort(agg_ms, RUNS, sizeof(double), cmp_double);
         qsort(total, RUNS, sizeof(double), cmp_double);
-        printf("%s mode, %zu samples (half perturbed): correct %zu, wrong %zu, parse_error %zu\n", o.tool_mode, n,
-               outcomes[OUTCOME_CORRECT], outcomes[OUTCOME_WRONG], outcomes[OUTCOME_PARSE_ERROR]);
-        printf("  median of %d (min..max) ms: read replay %.1f (%.1f..%.1f), score %.1f (%.1f..%.1f), "
-               "aggregate %.2f, total %.1f (%.1f..%.1f)\n",
-               RUNS, read_ms[RUNS / 2], read_ms[0], read_ms[RUNS - 1], score_ms[RUNS / 2], score_ms[0],
-               score_ms[RUNS - 1], agg_ms[RUNS / 2], total[RUNS / 2], total[0], total[RUNS - 1]);
+        printf("%s mode, %zu samples (half perturbed): correct %zu, wrong %zu, parse_error %zu\n",
+               o.tool_mode, n, outcomes[OUTCOME_CORRECT], outcomes[OUTCOME_WRONG],
+               outcomes[OUTCOME_PARSE_ERROR]);
+        printf(
+            "  median of %d (min..max) ms: read replay %.1f (%.1f..%.1f), score %.1f (%.1f..%.1f), "
+            "aggregate %.2f, total %.1f (%.1f..%.1f)\n",
+            RUNS, read_ms[RUNS / 2], read_ms[0], read_ms[RUNS - 1], score_ms[RUNS / 2], score_ms[0],
+            score_ms[RUNS - 1], agg_ms[RUNS / 2], total[RUNS / 2], total[0], total[RUNS - 1]);
         printf("  %.1f us per sample scored\n", 1000.0 * score_ms[RUNS / 2] / (double)n);
     }
     unlink(path);

@@ -26,7 +26,8 @@ static pyval *J(arena *a, const char *text)
 {
     pyval *v = NULL;
     err e = ERR_INIT;
-    if (pyval_parse_json(text, strlen(text), a, &v, &e) < 0) fprintf(stderr, "J(%s): %s\n", text, e.msg);
+    if (pyval_parse_json(text, strlen(text), a, &v, &e) < 0)
+        fprintf(stderr, "J(%s): %s\n", text, e.msg);
     return v;
 }
 
@@ -79,21 +80,26 @@ static void test_bfcl__scoring_vectors(void)
         const pyval *u2d = pyval_dict_get(o, "underscore_to_dot");
         bfcl_verdict v;
         if (fc) {
-            CHECK_INT(bfcl_check(&bi, pyval_dict_get(o, "decoded"), u2d && u2d->u.b, &a, &v, &e), 0);
+            CHECK_INT(bfcl_check(&bi, pyval_dict_get(o, "decoded"), u2d && u2d->u.b, &a, &v, &e),
+                      0);
         } else {
-            CHECK_INT(bfcl_judge(&bi, false, pyval_dict_get(o, "raw")->u.s.p, NULL, &a, &v, NULL, &e), 0);
+            CHECK_INT(
+                bfcl_judge(&bi, false, pyval_dict_get(o, "raw")->u.s.p, NULL, &a, &v, NULL, &e), 0);
         }
         bool want = pyval_dict_get(o, "valid")->u.b;
         const pyval *et = pyval_dict_get(o, "error_type");
         buf d = BUF_INIT;
         pyval_repr(&d, fc ? pyval_dict_get(o, "decoded") : pyval_dict_get(o, "raw"));
-        CHECK_MSG(v.valid == want, "%s %s: valid %d, want %d (%s: %s)", bi.cat->name, d.data, v.valid,
-                  want, v.error_type ? v.error_type : "-", v.reason ? v.reason : "-");
+        CHECK_MSG(v.valid == want, "%s %s: valid %d, want %d (%s: %s)", bi.cat->name, d.data,
+                  v.valid, want, v.error_type ? v.error_type : "-", v.reason ? v.reason : "-");
         if (et && et->kind == PYV_STR)
-            CHECK_MSG(v.error_type && strcmp(v.error_type, et->u.s.p) == 0, "%s: error type %s, want %s",
-                      d.data, v.error_type ? v.error_type : "(none)", et->u.s.p);
-        if (want) CHECK(v.error_type == NULL && v.reason == NULL);
-        else CHECK(v.reason != NULL && v.reason[0]);
+            CHECK_MSG(v.error_type && strcmp(v.error_type, et->u.s.p) == 0,
+                      "%s: error type %s, want %s", d.data, v.error_type ? v.error_type : "(none)",
+                      et->u.s.p);
+        if (want)
+            CHECK(v.error_type == NULL && v.reason == NULL);
+        else
+            CHECK(v.reason != NULL && v.reason[0]);
         buf_release(&d);
     }
     CHECK_INT(nfx, 9);
@@ -106,15 +112,18 @@ static void test_bfcl__scoring_vectors(void)
 /* crafted wrong calls, one per error type                             */
 /* ================================================================== */
 
-static const char doc_f[] =
-    "[{\"name\": \"f\", \"description\": \"\", \"parameters\": {\"type\": \"dict\", \"properties\": "
-    "{\"a\": {\"type\": \"integer\"}, \"b\": {\"type\": \"integer\"}, \"opts\": {\"type\": \"dict\"}, "
-    "\"rows\": {\"type\": \"array\", \"items\": {\"type\": \"dict\"}}, \"pt\": {\"type\": \"tuple\", "
-    "\"items\": {\"type\": \"float\"}}, \"tags\": {\"type\": \"array\", \"items\": {\"type\": \"string\"}}}, "
-    "\"required\": [\"a\"]}}]";
-static const char pa_f[] =
-    "[{\"f\": {\"a\": [1], \"b\": [2], \"opts\": [\"\"], \"rows\": [[{\"k\": [\"x\"], \"n\": [1, \"\"]}], \"\"], "
-    "\"pt\": [[1.0, 2.5], \"\"], \"tags\": [\"\", [\"A\", \"b\"]]}}]";
+static const char doc_f[] = "[{\"name\": \"f\", \"description\": \"\", \"parameters\": {\"type\": "
+                            "\"dict\", \"properties\": "
+                            "{\"a\": {\"type\": \"integer\"}, \"b\": {\"type\": \"integer\"}, "
+                            "\"opts\": {\"type\": \"dict\"}, "
+                            "\"rows\": {\"type\": \"array\", \"items\": {\"type\": \"dict\"}}, "
+                            "\"pt\": {\"type\": \"tuple\", "
+                            "\"items\": {\"type\": \"float\"}}, \"tags\": {\"type\": \"array\", "
+                            "\"items\": {\"type\": \"string\"}}}, "
+                            "\"required\": [\"a\"]}}]";
+static const char pa_f[] = "[{\"f\": {\"a\": [1], \"b\": [2], \"opts\": [\"\"], \"rows\": "
+                           "[[{\"k\": [\"x\"], \"n\": [1, \"\"]}], \"\"], "
+                           "\"pt\": [[1.0, 2.5], \"\"], \"tags\": [\"\", [\"A\", \"b\"]]}}]";
 
 typedef struct crafted {
     const char *cat;
@@ -127,42 +136,59 @@ typedef struct crafted {
 
 static void test_bfcl__error_types(void)
 {
-    static const char tri[] =
-        "[{\"name\": \"tri.area\", \"description\": \"\", \"parameters\": {\"type\": \"dict\", \"properties\": "
-        "{\"base\": {\"type\": \"integer\"}, \"unit\": {\"type\": \"string\"}}, \"required\": [\"base\"]}}]";
+    static const char tri[] = "[{\"name\": \"tri.area\", \"description\": \"\", \"parameters\": "
+                              "{\"type\": \"dict\", \"properties\": "
+                              "{\"base\": {\"type\": \"integer\"}, \"unit\": {\"type\": "
+                              "\"string\"}}, \"required\": [\"base\"]}}]";
     static const char tri_pa[] = "[{\"tri.area\": {\"base\": [10], \"unit\": [\"cm\", \"\"]}}]";
     static const crafted cases[] = {
-        {"simple_python", false, "[f(a=1)]", NULL, false, "simple_function_checker:missing_optional"},
+        {"simple_python", false, "[f(a=1)]", NULL, false,
+         "simple_function_checker:missing_optional"},
         {"simple_python", false, "[f(a=1, b=2)]", NULL, true, NULL},
         {"simple_python", false, "[f(a=1, b=2, opts={})]", NULL, false, "dict_checker:unclear"},
         {"simple_python", false, "[f(a=1, b=2, rows=[{'k': 'x'}, {'k': 'x'}])]", NULL, false,
          "value_error:list_dict_count"},
-        /* with "" among the alternatives BFCL's loop ends on it: its error type is the one reported */
-        {"simple_python", false, "[f(a=1, b=2, rows=[{'k': 'y'}])]", NULL, false, "value_error:list_dict_count"},
+        /* with "" among the alternatives BFCL's loop ends on it: its error type is the one reported
+         */
+        {"simple_python", false, "[f(a=1, b=2, rows=[{'k': 'y'}])]", NULL, false,
+         "value_error:list_dict_count"},
         {"simple_python", false, "[f(a=1, b=2, rows=[{'k': 'X', 'n': 1}])]", NULL, true, NULL},
-        {"simple_python", false, "[f(a=1, b=2, rows=[{'n': 1}])]", NULL, false, "value_error:list_dict_count"},
+        {"simple_python", false, "[f(a=1, b=2, rows=[{'n': 1}])]", NULL, false,
+         "value_error:list_dict_count"},
         {"simple_python", false, "[f(a=1, b=2, rows=[])]", NULL, true, NULL},
-        {"simple_python", false, "[f(a=1, b=2, rows=['x'])]", NULL, false, "value_error:list_dict_count"},
+        {"simple_python", false, "[f(a=1, b=2, rows=['x'])]", NULL, false,
+         "value_error:list_dict_count"},
         {"simple_python", false, "[f(a=1, b=2, pt=(1.0, 2.5))]", NULL, true, NULL},
         {"simple_python", false, "[f(a=1, b=2, pt=[1.0, 2.5])]", NULL, true, NULL},
-        {"simple_python", false, "[f(a=1, b=2, pt=(1, 2.5))]", NULL, true, NULL}, /* "" skips the item types */
+        {"simple_python", false, "[f(a=1, b=2, pt=(1, 2.5))]", NULL, true,
+         NULL}, /* "" skips the item types */
         {"simple_python", false, "[f(a=1, b=2, tags=['a', 'B'])]", NULL, true, NULL},
-        {"simple_python", false, "[f(a=1, b=2, tags=['b', 'a'])]", NULL, false, "value_error:list/tuple"},
+        {"simple_python", false, "[f(a=1, b=2, tags=['b', 'a'])]", NULL, false,
+         "value_error:list/tuple"},
         {"simple_python", false, "[f(a=True, b=2)]", NULL, false, "type_error:simple"},
         {"simple_python", false, "[f(a=1, b=3)]", NULL, false, "value_error:others"},
-        {"simple_python", false, "[f(b=2)]", NULL, false, "simple_function_checker:missing_required"},
-        {"simple_python", false, "[f(a=1, b=2, c=3)]", NULL, false, "simple_function_checker:unexpected_param"},
-        {"simple_python", false, "[g(a=1, b=2)]", NULL, false, "simple_function_checker:wrong_func_name"},
+        {"simple_python", false, "[f(b=2)]", NULL, false,
+         "simple_function_checker:missing_required"},
+        {"simple_python", false, "[f(a=1, b=2, c=3)]", NULL, false,
+         "simple_function_checker:unexpected_param"},
+        {"simple_python", false, "[g(a=1, b=2)]", NULL, false,
+         "simple_function_checker:wrong_func_name"},
         {"simple_python", false, "[]", NULL, false, "simple_function_checker:wrong_count"},
         {"simple_python", false, "I think f(a=1)", NULL, false, "ast_decoder:decoder_failed"},
         {"simple_python", false, "[f(a=1, b=2", NULL, false, "ast_decoder:decoder_failed"},
-        {"simple_python", false, "[f(a=1, b=2)", NULL, true, NULL}, /* the closing bracket is added */
-        {"multiple", false, "[f(a=1, b=2), f(a=1, b=2)]", NULL, false, "multiple_function_checker:wrong_count"},
-        {"parallel", false, "[f(a=1, b=3)]", NULL, false, "parallel_function_checker_no_order:cannot_find_match"},
+        {"simple_python", false, "[f(a=1, b=2)", NULL, true,
+         NULL}, /* the closing bracket is added */
+        {"multiple", false, "[f(a=1, b=2), f(a=1, b=2)]", NULL, false,
+         "multiple_function_checker:wrong_count"},
+        {"parallel", false, "[f(a=1, b=3)]", NULL, false,
+         "parallel_function_checker_no_order:cannot_find_match"},
         /* native mode */
-        {"simple_python", true, "", "[{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1, \\\"b\\\": 2}\"}]", true, NULL},
-        {"simple_python", true, "", "[{\"name\": \"f\", \"arguments\": {\"a\": 1, \"b\": 2}}]", true, NULL},
-        {"simple_python", true, "", "[{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1, \\\"b\\\": 2.0}\"}]", false,
+        {"simple_python", true, "",
+         "[{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1, \\\"b\\\": 2}\"}]", true, NULL},
+        {"simple_python", true, "", "[{\"name\": \"f\", \"arguments\": {\"a\": 1, \"b\": 2}}]",
+         true, NULL},
+        {"simple_python", true, "",
+         "[{\"name\": \"f\", \"arguments\": \"{\\\"a\\\": 1, \\\"b\\\": 2.0}\"}]", false,
          "type_error:simple"},
         {"simple_python", true, "", "[{\"name\": \"f\", \"arguments\": \"[1, 2]\"}]", false,
          "ast_decoder:decoder_wrong_output_format"},
@@ -170,24 +196,29 @@ static void test_bfcl__error_types(void)
          "ast_decoder:decoder_failed"},
         {"simple_python", true, "[f(a=1, b=2)]", NULL, false, "ast_decoder:decoder_failed"},
         {"simple_python", true, "", NULL, false, "simple_function_checker:wrong_count"},
-        {"irrelevance", true, "", "[{\"name\": \"f\", \"arguments\": \"{}\"}]", false, "irrelevance_error:decoder_success"},
+        {"irrelevance", true, "", "[{\"name\": \"f\", \"arguments\": \"{}\"}]", false,
+         "irrelevance_error:decoder_success"},
         {"irrelevance", true, "", "[{\"name\": \"f\", \"arguments\": \"not json\"}]", true, NULL},
         {"irrelevance", true, "Sorry, none of these fit.", NULL, true, NULL},
         {"irrelevance", false, "[{}]", NULL, true, NULL},
         {"irrelevance", false, "[f()]", NULL, false, "irrelevance_error:decoder_success"},
         {"live_relevance", true, "It is sunny.", NULL, false, "relevance_error:decoder_failed"},
-        {"live_relevance", true, "", "[{\"name\": \"anything\", \"arguments\": \"{}\"}]", true, NULL},
-        {"live_irrelevance", false, "```\n[f(a=1)]\n```", NULL, false, "irrelevance_error:decoder_success"},
+        {"live_relevance", true, "", "[{\"name\": \"anything\", \"arguments\": \"{}\"}]", true,
+         NULL},
+        {"live_irrelevance", false, "```\n[f(a=1)]\n```", NULL, false,
+         "irrelevance_error:decoder_success"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
         arena a = ARENA_INIT;
         err e = ERR_INIT;
         bfcl_item bi = make_item(&a, cases[i].cat, doc_f, pa_f);
-        if (bi.cat->kind == BFCL_AST_PARALLEL) bi.answer = J(&a, "[{\"f\": {\"a\": [1], \"b\": [2]}}]");
+        if (bi.cat->kind == BFCL_AST_PARALLEL)
+            bi.answer = J(&a, "[{\"f\": {\"a\": [1], \"b\": [2]}}]");
         cJSON *tc = cases[i].tool_calls ? cJSON_Parse(cases[i].tool_calls) : NULL;
         bfcl_verdict v;
         CHECK_INT(bfcl_judge(&bi, cases[i].native, cases[i].text, tc, &a, &v, NULL, &e), 0);
-        CHECK_MSG(v.valid == cases[i].valid && (!cases[i].etype || (v.error_type && !strcmp(v.error_type, cases[i].etype))),
+        CHECK_MSG(v.valid == cases[i].valid &&
+                      (!cases[i].etype || (v.error_type && !strcmp(v.error_type, cases[i].etype))),
                   "case %zu %s %s: valid %d (%s: %s), want %d %s", i, cases[i].cat,
                   cases[i].text[0] ? cases[i].text : cases[i].tool_calls, v.valid,
                   v.error_type ? v.error_type : "-", v.reason ? v.reason : "-", cases[i].valid,
@@ -198,10 +229,13 @@ static void test_bfcl__error_types(void)
     }
     /* the same parameters required, without "" */
     static const char doc_g[] =
-        "[{\"name\": \"g\", \"description\": \"\", \"parameters\": {\"type\": \"dict\", \"properties\": "
-        "{\"rows\": {\"type\": \"array\", \"items\": {\"type\": \"dict\"}}, \"pt\": {\"type\": \"tuple\", "
+        "[{\"name\": \"g\", \"description\": \"\", \"parameters\": {\"type\": \"dict\", "
+        "\"properties\": "
+        "{\"rows\": {\"type\": \"array\", \"items\": {\"type\": \"dict\"}}, \"pt\": {\"type\": "
+        "\"tuple\", "
         "\"items\": {\"type\": \"float\"}}}, \"required\": [\"rows\", \"pt\"]}}]";
-    static const char pa_g[] = "[{\"g\": {\"rows\": [[{\"k\": [\"x\"], \"n\": [1, \"\"]}]], \"pt\": [[1.0, 2.5]]}}]";
+    static const char pa_g[] =
+        "[{\"g\": {\"rows\": [[{\"k\": [\"x\"], \"n\": [1, \"\"]}]], \"pt\": [[1.0, 2.5]]}}]";
     static const struct {
         const char *text;
         bool valid;
@@ -224,9 +258,11 @@ static void test_bfcl__error_types(void)
         bfcl_item gi = make_item(&ga, "simple_python", doc_g, pa_g);
         bfcl_verdict gv;
         CHECK_INT(bfcl_judge(&gi, false, gcases[i].text, NULL, &ga, &gv, NULL, &ge), 0);
-        CHECK_MSG(gv.valid == gcases[i].valid && (!gcases[i].etype || (gv.error_type && !strcmp(gv.error_type, gcases[i].etype))),
-                  "%s: valid %d (%s: %s)", gcases[i].text, gv.valid, gv.error_type ? gv.error_type : "-",
-                  gv.reason ? gv.reason : "-");
+        CHECK_MSG(
+            gv.valid == gcases[i].valid &&
+                (!gcases[i].etype || (gv.error_type && !strcmp(gv.error_type, gcases[i].etype))),
+            "%s: valid %d (%s: %s)", gcases[i].text, gv.valid, gv.error_type ? gv.error_type : "-",
+            gv.reason ? gv.reason : "-");
         arena_release(&ga);
     }
 
@@ -266,9 +302,9 @@ static void test_bfcl__standardize(void)
         {"New-York/NY_*^.", "newyorkny"},
         {"it's", "it\"s"},
         {"Tab\tand\nNL", "tab\tand\nnl"},
-        {"\xc4\xb0stanbul", "i\xcc\x87stanbul"},        /* U+0130 lowers to two characters */
-        {"\xce\x9f\xce\xa3", "\xce\xbf\xcf\x82"},        /* final sigma */
-        {"\xce\xa3\xce\x9f", "\xcf\x83\xce\xbf"},        /* not final */
+        {"\xc4\xb0stanbul", "i\xcc\x87stanbul"},  /* U+0130 lowers to two characters */
+        {"\xce\x9f\xce\xa3", "\xce\xbf\xcf\x82"}, /* final sigma */
+        {"\xce\xa3\xce\x9f", "\xcf\x83\xce\xbf"}, /* not final */
         {"\xc3\x89T\xc3\x89", "\xc3\xa9t\xc3\xa9"},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -282,7 +318,8 @@ static void test_bfcl__standardize(void)
 /* Java and JavaScript                                                 */
 /* ================================================================== */
 
-static void check_conv(bool java, const char *text, const char *type, const char *item, const char *want)
+static void check_conv(bool java, const char *text, const char *type, const char *item,
+                       const char *want)
 {
     arena a = ARENA_INIT;
     err e = ERR_INIT;
@@ -291,9 +328,11 @@ static void check_conv(bool java, const char *text, const char *type, const char
                   : bfcl_js_convert(&a, text, strlen(text), type, item, &v, &e);
     buf b = BUF_INIT;
     if (rc == 0) pyval_repr(&b, v);
-    if (!want) CHECK_MSG(rc == ERR_UNSUPPORTED, "%s as %s should be unsupported", text, type);
-    else CHECK_MSG(rc == 0 && !strcmp(b.data, want), "%s %s as %s: got %s, want %s", java ? "java" : "js", text,
-                   type, rc ? e.msg : b.data, want);
+    if (!want)
+        CHECK_MSG(rc == ERR_UNSUPPORTED, "%s as %s should be unsupported", text, type);
+    else
+        CHECK_MSG(rc == 0 && !strcmp(b.data, want), "%s %s as %s: got %s, want %s",
+                  java ? "java" : "js", text, type, rc ? e.msg : b.data, want);
     buf_release(&b);
     arena_release(&a);
 }
@@ -313,16 +352,20 @@ static void test_bfcl__java_js_conversion(void)
     check_conv(true, "True", "boolean", NULL, "'True'");
     check_conv(true, "'a'", "char", NULL, "\"'a'\"");
     check_conv(true, "\"x\"", "String", NULL, "'\"x\"'");
-    check_conv(true, "new ArrayList<String>(Arrays.asList(\"a\", \"b\"))", "ArrayList", "String", "['a', 'b']");
+    check_conv(true, "new ArrayList<String>(Arrays.asList(\"a\", \"b\"))", "ArrayList", "String",
+               "['a', 'b']");
     check_conv(true, "new ArrayList<Long>(Arrays.asList(1L, 2L))", "ArrayList", "long", "[1, 2]");
-    check_conv(true, "new ArrayList<Integer>() {{ add(1); add(2); }}", "ArrayList", "integer", "[1, 2]");
+    check_conv(true, "new ArrayList<Integer>() {{ add(1); add(2); }}", "ArrayList", "integer",
+               "[1, 2]");
     check_conv(true, "new ArrayList<>()", "ArrayList", "integer", "[]");
     check_conv(true, "new ArrayList<Object>(Arrays.asList(x, 4))", "ArrayList", NULL, "['x', 4]");
     check_conv(true, "myList", "ArrayList", "String", "'myList'");
     check_conv(true, "new int[] {1, 2, }", "Array", "integer", "[1, 2]");
     check_conv(true, "new String[]{a, b}", "Array", "String", "['a', 'b']");
-    check_conv(true, "new HashMap<String, Integer>() {{ put(\"a\", 1); put(\"b\", \"x\"); put(\"c\", 2.5f); }}",
-               "HashMap", NULL, "{'a': 1, 'b': 'x', 'c': 2.5}");
+    check_conv(
+        true,
+        "new HashMap<String, Integer>() {{ put(\"a\", 1); put(\"b\", \"x\"); put(\"c\", 2.5f); }}",
+        "HashMap", NULL, "{'a': 1, 'b': 'x', 'c': 2.5}");
     check_conv(true, "new HashMap<>()", "HashMap", NULL, "{}");
     check_conv(true, "env", "HashMap", NULL, "'env'");
     check_conv(true, "x", "Set", NULL, NULL);
@@ -352,14 +395,16 @@ static void test_bfcl__java_js_conversion(void)
         bfcl_lang lang;
         const char *in, *out;
     } calls[] = {
-        {BFCL_JAVA, "[Foo.bar(a=\"x\", b=true, c=new int[]{1, 2}, 5)]", "[{'Foo.bar': {'a': 'x', 'b': 'true', 'c': 'new int[]{1, 2}'}}]"},
+        {BFCL_JAVA, "[Foo.bar(a=\"x\", b=true, c=new int[]{1, 2}, 5)]",
+         "[{'Foo.bar': {'a': 'x', 'b': 'true', 'c': 'new int[]{1, 2}'}}]"},
         {BFCL_JAVA, "Foo.bar(m=new HashMap<String, Integer>() {{ put(\"a\", 1); }})",
          "[{'Foo.bar': {'m': 'new HashMap<String, Integer>() {{ put(\"a\", 1); }}'}}]"},
         {BFCL_JAVA, "[a.b(x=\"q\\\"r\")]", "[{'a.b': {'x': 'q\\\\\"r'}}]"},
         {BFCL_JAVA, "[f(c='c')]", "[{'f': {'c': \"'c'\"}}]"},
         {BFCL_JAVASCRIPT, "[f(a='s', b=`t`, c=[1, 2], d={k: 'v'}), g(x=1)]",
          "[{'f': {'a': 's', 'b': 't', 'c': '[1, 2]', 'd': \"{k: 'v'}\"}}, {'g': {'x': '1'}}]"},
-        {BFCL_JAVASCRIPT, "[f(cb=x => x + 1, y=a==b)]", "[{'f': {'cb': 'x => x + 1', 'y': 'a==b'}}]"},
+        {BFCL_JAVASCRIPT, "[f(cb=x => x + 1, y=a==b)]",
+         "[{'f': {'cb': 'x => x + 1', 'y': 'a==b'}}]"},
         {BFCL_JAVASCRIPT, "[]", "[]"},
         {BFCL_JAVASCRIPT, "[f(a=(1, 2)]", NULL},
         {BFCL_JAVASCRIPT, "[f(a='x)]", NULL},
@@ -377,8 +422,11 @@ static void test_bfcl__java_js_conversion(void)
         if (i == 0) CHECK_INT(positional, 1);
         buf b = BUF_INIT;
         if (rc == 0) pyval_repr(&b, v);
-        if (!calls[i].out) CHECK_MSG(rc == ERR_PARSE, "%s should not decode (got %s)", calls[i].in, b.data);
-        else CHECK_MSG(rc == 0 && !strcmp(b.data, calls[i].out), "%s: got %s", calls[i].in, rc ? e.msg : b.data);
+        if (!calls[i].out)
+            CHECK_MSG(rc == ERR_PARSE, "%s should not decode (got %s)", calls[i].in, b.data);
+        else
+            CHECK_MSG(rc == 0 && !strcmp(b.data, calls[i].out), "%s: got %s", calls[i].in,
+                      rc ? e.msg : b.data);
         buf_release(&b);
         arena_release(&a);
     }
@@ -433,15 +481,17 @@ static void test_bfcl__oracle(void)
             cJSON *tc = p.reference_tool_calls ? cJSON_Parse(p.reference_tool_calls) : NULL;
             CHECK(!p.reference_tool_calls || tc);
             bfcl_verdict v;
-            CHECK_INT(bfcl_judge(bi, mode, p.reference ? p.reference : "", tc, &s, &v, NULL, &e), 0);
+            CHECK_INT(bfcl_judge(bi, mode, p.reference ? p.reference : "", tc, &s, &v, NULL, &e),
+                      0);
             if (!v.valid) {
                 failed++;
                 bool known = false;
                 for (size_t k = 0; k < ARRAY_LEN(unpassable); k++)
-                    if (!strcmp(unpassable[k].id, set.items[i].id) && !strcmp(unpassable[k].etype, v.error_type))
+                    if (!strcmp(unpassable[k].id, set.items[i].id) &&
+                        !strcmp(unpassable[k].etype, v.error_type))
                         known = true;
-                CHECK_MSG(known, "[%s] oracle fails %s: %s: %s", o.tool_mode, set.items[i].id, v.error_type,
-                          v.reason);
+                CHECK_MSG(known, "[%s] oracle fails %s: %s: %s", o.tool_mode, set.items[i].id,
+                          v.error_type, v.reason);
             }
             cJSON_Delete(tc);
             arena_release(&s);
@@ -488,7 +538,8 @@ static void test_bfcl__multi_turn(void)
     CHECK_INT(bfcl_aggregate(&c, &sv, &r, 1, m, &e), 0);
     CHECK_INT(cJSON_GetArraySize(m), 0);
     cJSON *info = cJSON_GetObjectItem(c.info, "bfcl");
-    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(info, "not_scored"), "multi_turn_miss_func") != NULL);
+    CHECK(cJSON_GetObjectItem(cJSON_GetObjectItem(info, "not_scored"), "multi_turn_miss_func") !=
+          NULL);
     score_record_release(&r);
     cJSON_Delete(m);
     cJSON_Delete(c.info);
@@ -519,7 +570,8 @@ static void test_bfcl__prompts(void)
     const item *with_sys = NULL, *without = &set.items[0];
     for (size_t i = 0; i < set.n && !with_sys; i++) {
         const bfcl_item *bi = set.items[i].data;
-        if (pyval_is_str(pyval_dict_get(bi->messages->u.seq.items[0], "role"), "system")) with_sys = &set.items[i];
+        if (pyval_is_str(pyval_dict_get(bi->messages->u.seq.items[0], "role"), "system"))
+            with_sys = &set.items[i];
     }
     CHECK(with_sys != NULL);
     prompt p;
@@ -528,13 +580,15 @@ static void test_bfcl__prompts(void)
     const char *orig = pyval_dict_get(bi->messages->u.seq.items[0], "content")->u.s.p;
     CHECK_INT(p.n_messages, bi->messages->u.seq.n);
     CHECK_STR(p.messages[0].role, "system");
-    CHECK(str_starts(p.messages[0].content, "You are an expert in composing functions.You are given"));
+    CHECK(str_starts(p.messages[0].content,
+                     "You are an expert in composing functions.You are given"));
     CHECK(str_ends(p.messages[0].content, orig));
     CHECK(strstr(p.messages[0].content, "]\n\n\n") || strstr(p.messages[0].content, "]\n\n"));
     CHECK_INT(bfcl_build(&o, NULL, without, &a, &p, &e), 0);
     CHECK_INT(p.n_messages, ((const bfcl_item *)without->data)->messages->u.seq.n + 1);
     CHECK_STR(p.messages[0].role, "system");
-    CHECK(strstr(p.messages[0].content, "Note that the provided function is in Python 3 syntax.") != NULL);
+    CHECK(strstr(p.messages[0].content, "Note that the provided function is in Python 3 syntax.") !=
+          NULL);
     CHECK(strstr(p.messages[0].content, "\n[\n    {\n        \"name\": ") != NULL);
     /* ensure_ascii: no raw non-ASCII byte in the functions block */
     const char *fb = strstr(p.messages[0].content, "invoke.\n[");
@@ -554,20 +608,27 @@ static void test_bfcl__prompts(void)
     cJSON *fn = cJSON_GetObjectItem(cJSON_GetArrayItem(tools, 0), "function");
     CHECK_STR(cJSON_GetObjectItem(cJSON_GetArrayItem(tools, 0), "type")->valuestring, "function");
     CHECK_STR(cJSON_GetObjectItem(fn, "name")->valuestring, "math_factorial");
-    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(fn, "parameters"), "type")->valuestring, "object");
-    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetObjectItem(fn, "parameters"),
-                                                                          "properties"), "number"), "type")->valuestring,
-              "integer");
+    CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(fn, "parameters"), "type")->valuestring,
+              "object");
+    CHECK_STR(
+        cJSON_GetObjectItem(
+            cJSON_GetObjectItem(
+                cJSON_GetObjectItem(cJSON_GetObjectItem(fn, "parameters"), "properties"), "number"),
+            "type")
+            ->valuestring,
+        "integer");
     cJSON_Delete(tools);
     CHECK(p.n_messages == 1 && !strcmp(p.messages[0].role, "user"));
     CHECK(strstr(p.reference_tool_calls, "\"name\": \"math_factorial\"") != NULL);
     /* floats become number with format float */
     for (size_t i = 0; i < s2.n; i++) {
         CHECK_INT(bfcl_build(&o, NULL, &s2.items[i], &a, &p, &e), 0);
-        if (strstr(((const bfcl_item *)s2.items[i].data)->functions->u.seq.n ? p.tools : "", "\"format\": \"float\"")) {
+        if (strstr(((const bfcl_item *)s2.items[i].data)->functions->u.seq.n ? p.tools : "",
+                   "\"format\": \"float\"")) {
             CHECK(strstr(p.tools, "\"type\": \"number\", \"description\"") != NULL ||
                   strstr(p.tools, "\"type\": \"number\"") != NULL);
-            CHECK(!strstr(p.tools, "\"type\": \"float\"") && !strstr(p.tools, "\"type\": \"dict\""));
+            CHECK(!strstr(p.tools, "\"type\": \"float\"") &&
+                  !strstr(p.tools, "\"type\": \"dict\""));
             break;
         }
     }
@@ -628,22 +689,24 @@ static void test_bfcl__loader_bad_input(void)
     CHECK(strstr(e.msg, "BFCL_v4_simple_python.json") != NULL);
     CHECK_INT(try_load("no_such_category", &e), ERR_NOTFOUND);
 
-    const char q[] = "{\"id\": \"simple_python_0\", \"question\": [[{\"role\": \"user\", \"content\": \"Find "
-                     "it\"}]], \"function\": [{\"name\": \"f\", \"description\": \"d\", \"parameters\": "
-                     "{\"type\": \"dict\", \"properties\": {\"a\": {\"type\": \"integer\"}}, \"required\": "
-                     "[\"a\"]}}]}";
+    const char q[] =
+        "{\"id\": \"simple_python_0\", \"question\": [[{\"role\": \"user\", \"content\": \"Find "
+        "it\"}]], \"function\": [{\"name\": \"f\", \"description\": \"d\", \"parameters\": "
+        "{\"type\": \"dict\", \"properties\": {\"a\": {\"type\": \"integer\"}}, \"required\": "
+        "[\"a\"]}}]}";
     const char ans[] = "{\"id\": \"simple_python_0\", \"ground_truth\": [{\"f\": {\"a\": [1]}}]}";
     /* no final newline is fine */
     write_file("bfcl/BFCL_v4_simple_python.json", q, strlen(q));
     write_file("bfcl/possible_answer/BFCL_v4_simple_python.json", ans, strlen(ans));
     CHECK_INT(try_load("simple_python", &e), 0);
-    /* every prefix of the question line: an error naming the file and line, or a load, never a crash */
+    /* every prefix of the question line: an error naming the file and line, or a load, never a
+     * crash */
     size_t ok = 0;
     for (size_t k = 0; k < strlen(q); k++) {
         write_file("bfcl/BFCL_v4_simple_python.json", q, k);
         int rc = try_load("simple_python", &e);
-        CHECK_MSG(rc == ERR_PARSE && strstr(e.msg, "BFCL_v4_simple_python.json"), "prefix %zu: rc %d %s", k, rc,
-                  e.msg);
+        CHECK_MSG(rc == ERR_PARSE && strstr(e.msg, "BFCL_v4_simple_python.json"),
+                  "prefix %zu: rc %d %s", k, rc, e.msg);
         ok += rc == 0;
     }
     CHECK_INT(ok, 0);
@@ -654,14 +717,17 @@ static void test_bfcl__loader_bad_input(void)
         {"[1, 2]", NULL, "expected a JSON object"},
         {"{\"question\": [[]], \"function\": []}", NULL, "\"id\""},
         {"{\"id\": \"x\", \"question\": [], \"function\": []}", NULL, "\"question\""},
-        {"{\"id\": \"x\", \"question\": [[{\"role\": \"user\"}]], \"function\": []}", NULL, "\"content\""},
+        {"{\"id\": \"x\", \"question\": [[{\"role\": \"user\"}]], \"function\": []}", NULL,
+         "\"content\""},
         {"{\"id\": \"x\", \"question\": [[]], \"function\": {}}", NULL, "\"function\""},
-        {"{\"id\": \"x\", \"question\": [[]], \"function\": [{\"name\": \"f\"}]}", NULL, "\"parameters\""},
-        {"{\"id\": \"x\", \"question\": [[]], \"function\": []}", "{\"id\": \"y\", \"ground_truth\": []}",
-         "does not match"},
-        {"{\"id\": \"x\", \"question\": [[]], \"function\": []}", "{\"id\": \"x\", \"ground_truth\": [1]}",
-         "ground_truth[0]"},
-        {"{\"id\": \"x\", \"question\": [[]], \"function\": []}", "", "0 possible answers for 1 questions"},
+        {"{\"id\": \"x\", \"question\": [[]], \"function\": [{\"name\": \"f\"}]}", NULL,
+         "\"parameters\""},
+        {"{\"id\": \"x\", \"question\": [[]], \"function\": []}",
+         "{\"id\": \"y\", \"ground_truth\": []}", "does not match"},
+        {"{\"id\": \"x\", \"question\": [[]], \"function\": []}",
+         "{\"id\": \"x\", \"ground_truth\": [1]}", "ground_truth[0]"},
+        {"{\"id\": \"x\", \"question\": [[]], \"function\": []}", "",
+         "0 possible answers for 1 questions"},
         {"{\"id\": \"x\", \"question\": [[]], \"function\": []}\n\xff", NULL, "line 2"},
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
@@ -669,17 +735,20 @@ static void test_bfcl__loader_bad_input(void)
         const char *aa = bad[i].a ? bad[i].a : "{\"id\": \"x\", \"ground_truth\": []}";
         write_file("bfcl/possible_answer/BFCL_v4_simple_python.json", aa, strlen(aa));
         int rc = try_load("simple_python", &e);
-        CHECK_MSG(rc == ERR_PARSE && (strstr(e.msg, bad[i].what) || (!strcmp(bad[i].what, "line 2") &&
-                                                                       strstr(e.msg, ".json:2:"))),
+        CHECK_MSG(rc == ERR_PARSE &&
+                      (strstr(e.msg, bad[i].what) ||
+                       (!strcmp(bad[i].what, "line 2") && strstr(e.msg, ".json:2:"))),
                   "case %zu: rc %d: %s", i, rc, e.msg);
     }
     /* irrelevance has no answers file */
-    const char iq[] = "{\"id\": \"irrelevance_0\", \"question\": [[{\"role\": \"user\", \"content\": \"hi\"}]], "
-                      "\"function\": []}\n\n";
+    const char iq[] =
+        "{\"id\": \"irrelevance_0\", \"question\": [[{\"role\": \"user\", \"content\": \"hi\"}]], "
+        "\"function\": []}\n\n";
     write_file("bfcl/BFCL_v4_irrelevance.json", iq, strlen(iq));
     CHECK_INT(try_load("irrelevance", &e), 0);
     /* clean up */
-    static const char *const files[] = {"bfcl/BFCL_v4_simple_python.json", "bfcl/possible_answer/BFCL_v4_simple_python.json",
+    static const char *const files[] = {"bfcl/BFCL_v4_simple_python.json",
+                                        "bfcl/possible_answer/BFCL_v4_simple_python.json",
                                         "bfcl/BFCL_v4_irrelevance.json"};
     for (size_t i = 0; i < ARRAY_LEN(files); i++) {
         snprintf(p, sizeof p, "%s/%s", tmpdir, files[i]);
@@ -710,7 +779,8 @@ static void test_bfcl__score_and_aggregate(void)
         const bfcl_category *cat = bfcl_category_at(k);
         if (!cat->in_all) continue;
         bool ast = cat->kind <= BFCL_AST_PARALLEL;
-        bis[ncat] = make_item(&a, cat->name, doc_f, ast ? "[{\"f\": {\"a\": [1], \"b\": [2, \"\"]}}]" : NULL);
+        bis[ncat] = make_item(&a, cat->name, doc_f,
+                              ast ? "[{\"f\": {\"a\": [1], \"b\": [2, \"\"]}}]" : NULL);
         its[ncat] = (item){cat->name, ncat, &bis[ncat]};
         ncat++;
     }
@@ -727,11 +797,18 @@ static void test_bfcl__score_and_aggregate(void)
             bool right = j < good;
             const char *text;
             switch (bis[k].cat->kind) {
-            case BFCL_IRRELEVANCE: text = right ? "No function fits." : "[f(a=1)]"; break;
-            case BFCL_RELEVANCE: text = right ? "[f(a=1)]" : "No function fits."; break;
-            default: text = right ? "[f(a=1)]" : (j % 2 ? "[f(a=2)]" : "not a call"); break;
+            case BFCL_IRRELEVANCE:
+                text = right ? "No function fits." : "[f(a=1)]";
+                break;
+            case BFCL_RELEVANCE:
+                text = right ? "[f(a=1)]" : "No function fits.";
+                break;
+            default:
+                text = right ? "[f(a=1)]" : (j % 2 ? "[f(a=2)]" : "not a call");
+                break;
             }
-            sv[n++] = (sample_view){.it = &its[k], .sample = (int)j, .completion = text, .finish_reason = "stop"};
+            sv[n++] = (sample_view){
+                .it = &its[k], .sample = (int)j, .completion = text, .finish_reason = "stop"};
         }
     }
     score_record r[13 * SAMPLES];
@@ -750,8 +827,10 @@ static void test_bfcl__score_and_aggregate(void)
             }
             if (!strcmp(sv[i].completion, "[f(a=2)]")) CHECK_INT(r[i].outcome, OUTCOME_WRONG);
         }
-        if (r[i].outcome == OUTCOME_CORRECT) CHECK(r[i].score == 1 && !r[i].reason);
-        else CHECK(r[i].score == 0 && r[i].reason);
+        if (r[i].outcome == OUTCOME_CORRECT)
+            CHECK(r[i].score == 1 && !r[i].reason);
+        else
+            CHECK(r[i].score == 0 && r[i].reason);
         if (!strcmp(sv[i].completion, "[f(a=1)]") && bi->cat->kind <= BFCL_AST_PARALLEL)
             CHECK(cJSON_IsRaw(cJSON_GetObjectItem(r[i].fields, "calls")));
     }
@@ -766,7 +845,9 @@ static void test_bfcl__score_and_aggregate(void)
 #define EXP(name) expected[(size_t)(bfcl_category_find(name) - bfcl_category_at(0))]
     double simple = (EXP("simple_python") + EXP("simple_java") + EXP("simple_javascript")) / 3;
     double nonlive = (simple + EXP("multiple") + EXP("parallel") + EXP("parallel_multiple")) / 4;
-    double live = (EXP("live_simple") + EXP("live_multiple") + EXP("live_parallel") + EXP("live_parallel_multiple")) / 4;
+    double live = (EXP("live_simple") + EXP("live_multiple") + EXP("live_parallel") +
+                   EXP("live_parallel_multiple")) /
+                  4;
     double irr = (EXP("irrelevance") + EXP("live_irrelevance")) / 2;
     CHECK_INT(metric_get(m, "non_live", &v), 0);
     CHECK_NEAR(v.value, nonlive, 1e-12);
@@ -797,7 +878,8 @@ static void test_bfcl__score_and_aggregate(void)
     info = cJSON_GetObjectItem(cJSON_GetObjectItem(c.info, "bfcl"), "incomplete");
     cJSON *missing = cJSON_GetObjectItem(info, "live");
     CHECK(cJSON_GetArraySize(missing) == 4);
-    CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(info, "irrelevance"), 0)->valuestring, "live_irrelevance");
+    CHECK_STR(cJSON_GetArrayItem(cJSON_GetObjectItem(info, "irrelevance"), 0)->valuestring,
+              "live_irrelevance");
     CHECK(cJSON_GetObjectItem(info, "overall_ast") != NULL);
     cJSON_Delete(m);
     for (size_t i = 0; i < first_live * SAMPLES; i++) score_record_release(&r[i]);
@@ -812,7 +894,8 @@ static void test_bfcl__score_and_aggregate(void)
     CHECK_INT(r[0].outcome, OUTCOME_API_ERROR);
     CHECK_INT(r[1].outcome, OUTCOME_TIMEOUT);
     CHECK_INT(r[2].outcome, OUTCOME_TRUNCATED);
-    CHECK_STR(cJSON_GetObjectItem(r[2].fields, "error_type")->valuestring, "ast_decoder:decoder_failed");
+    CHECK_STR(cJSON_GetObjectItem(r[2].fields, "error_type")->valuestring,
+              "ast_decoder:decoder_failed");
     for (size_t i = 0; i < 3; i++) score_record_release(&r[i]);
     o.tool_mode = "bogus";
     CHECK_INT(bfcl_score(&c, f, 1, r, &e), ERR_INVALID);

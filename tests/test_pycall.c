@@ -58,8 +58,8 @@ static void decode_case(const cJSON *o)
     int rc = pycall_decode(in, strlen(in), &a, &v, NULL, &e);
     if (dev) {
         /* documented as unsupported: we must refuse it, saying so */
-        CHECK_MSG(rc == ERR_PARSE && strstr(e.msg, "unsupported"), "%s: expected an 'unsupported' error, got %s",
-                  in, rc ? e.msg : "a value");
+        CHECK_MSG(rc == ERR_PARSE && strstr(e.msg, "unsupported"),
+                  "%s: expected an 'unsupported' error, got %s", in, rc ? e.msg : "a value");
         deviations++;
     } else if (cJSON_IsNull(out)) {
         CHECK_MSG(rc == ERR_PARSE, "%s: Python fails to decode it, we did not", in);
@@ -155,13 +155,15 @@ static void test_pycall__values(void)
     arena a = ARENA_INIT;
     err e = ERR_INIT;
     pyval *calls;
-    const char *gt = "[cd(folder='document'), sort('final_report.pdf'), grep(file_name='f',pattern='x')]";
+    const char *gt =
+        "[cd(folder='document'), sort('final_report.pdf'), grep(file_name='f',pattern='x')]";
     size_t positional;
     CHECK_INT(pycall_parse_calls(gt, strlen(gt), &a, &calls, &positional, &e), 0);
     CHECK_INT(positional, 1);
     buf b = BUF_INIT;
     pyval_repr(&b, calls);
-    CHECK_STR(b.data, "[{'cd': {'folder': 'document'}}, {'sort': {}}, {'grep': {'file_name': 'f', 'pattern': 'x'}}]");
+    CHECK_STR(b.data, "[{'cd': {'folder': 'document'}}, {'sort': {}}, {'grep': {'file_name': 'f', "
+                      "'pattern': 'x'}}]");
     buf_release(&b);
     arena_release(&a);
 }
@@ -199,7 +201,8 @@ static void fuzz_one(const char *s, size_t n, size_t *oks, size_t *errs)
     int rc = pycall_decode(s, n, &a, &v, NULL, &e);
     if (rc == 0) {
         (*oks)++;
-        if (!bfcl_calls_well_formed(v)) CHECK_MSG(0, "decoded to a malformed result: %.*s", (int)n, s);
+        if (!bfcl_calls_well_formed(v))
+            CHECK_MSG(0, "decoded to a malformed result: %.*s", (int)n, s);
     } else {
         (*errs)++;
         if (rc != ERR_PARSE || !e.msg[0]) CHECK_MSG(0, "rc %d for %.*s", rc, (int)n, s);
@@ -213,8 +216,9 @@ static void test_pycall__fuzz(void)
     task_options o;
     task_options_default(&o);
     o.data_dir = test_data_dir();
-    static const char *const cats[] = {"simple_python", "multiple", "parallel", "parallel_multiple",
-                                       "live_simple", "live_parallel", "live_parallel_multiple"};
+    static const char *const cats[] = {"simple_python",         "multiple",    "parallel",
+                                       "parallel_multiple",     "live_simple", "live_parallel",
+                                       "live_parallel_multiple"};
     for (size_t c = 0; c < ARRAY_LEN(cats); c++) {
         arena a = ARENA_INIT;
         err e = ERR_INIT;
@@ -235,7 +239,8 @@ static void test_pycall__fuzz(void)
     for (size_t i = 0; i < fuzz_corpus.n; i++) {
         const char *t = fuzz_corpus.texts[i];
         size_t n = strlen(t);
-        /* every prefix of one text in eight (all of them for the crafted ones), byte flips of all */
+        /* every prefix of one text in eight (all of them for the crafted ones), byte flips of all
+         */
         if (i % 8 == 0 || i >= fuzz_corpus.n - 160)
             for (size_t k = 0; k <= n; k++, runs++) fuzz_one(t, k, &oks, &errs);
         char *copy = malloc(n + 1);

@@ -91,7 +91,8 @@ static void json_case(const cJSON *o)
                 const char *key;
                 int indent;
                 bool ea;
-            } dumps[] = {{"dumps", -1, true}, {"dumps_indent4", 4, true}, {"dumps_unicode", -1, false}};
+            } dumps[] = {
+                {"dumps", -1, true}, {"dumps_indent4", 4, true}, {"dumps_unicode", -1, false}};
             buf b = BUF_INIT;
             CHECK_INT(pyval_repr(&b, v), 0);
             CHECK_STR(b.data, want->valuestring);
@@ -116,7 +117,8 @@ static pyval *J(arena *a, const char *text)
 {
     pyval *v = NULL;
     err e = ERR_INIT;
-    if (pyval_parse_json(text, strlen(text), a, &v, &e) < 0) fprintf(stderr, "J(%s): %s\n", text, e.msg);
+    if (pyval_parse_json(text, strlen(text), a, &v, &e) < 0)
+        fprintf(stderr, "J(%s): %s\n", text, e.msg);
     return v;
 }
 
@@ -180,7 +182,8 @@ static void test_pyval__dict_keys(void)
     CHECK_INT(pyval_dict_set(&a, d, pyval_strz(&a, "1"), pyval_strz(&a, "d")), 0);
     buf b = BUF_INIT;
     pyval_repr(&b, d);
-    CHECK_STR(b.data, "{1: 'c', '1': 'd'}"); /* like Python: the first key stays, the last value wins */
+    CHECK_STR(b.data,
+              "{1: 'c', '1': 'd'}"); /* like Python: the first key stays, the last value wins */
     buf_reset(&b);
     CHECK_INT(pyval_dump_json(&b, d, -1, true, 0), 0);
     CHECK_STR(b.data, "{\"1\": \"c\", \"1\": \"d\"}");
@@ -196,8 +199,12 @@ static void test_pyval__dict_keys(void)
     buf_reset(&b);
     CHECK_INT(pyval_dump_json(&b, pyval_bytes(&a, "x", 1), -1, true, 0), ERR_INVALID);
     /* strict output for other JSON readers: no bare NaN/Infinity, always UTF-8 */
-    pyval *odd[4] = {pyval_float(&a, INFINITY), pyval_float(&a, NAN), pyval_str(&a, "\xed\xa0\x80", 3),
-                     pyval_str(&a, "a\xff" "b\xc3\xa9", 5)};
+    pyval *odd[4] = {pyval_float(&a, INFINITY), pyval_float(&a, NAN),
+                     pyval_str(&a, "\xed\xa0\x80", 3),
+                     pyval_str(&a,
+                               "a\xff"
+                               "b\xc3\xa9",
+                               5)};
     buf_reset(&b);
     CHECK_INT(pyval_dump_json(&b, pyval_list(&a, odd, 4), -1, false, PYVAL_JSON_STRICT), 0);
     CHECK_STR(b.data, "[\"Infinity\", \"NaN\", \"\\ud800\", \"a\\ufffdb\xc3\xa9\"]");
@@ -255,12 +262,13 @@ static void test_pyval__utf8(void)
     CHECK_INT(adv, 2);
     CHECK_INT(pyval_utf8_next("\xc3", 1, &adv), -1);
     CHECK_INT(adv, 1);
-    CHECK_INT(pyval_utf8_next("\xc0\x80", 2, &adv), -1); /* overlong */
+    CHECK_INT(pyval_utf8_next("\xc0\x80", 2, &adv), -1);         /* overlong */
     CHECK_INT(pyval_utf8_next("\xf4\x90\x80\x80", 4, &adv), -1); /* > U+10FFFF */
     CHECK_INT(pyval_utf8_next("\xed\xa0\x80", 3, &adv), 0xd800); /* a kept surrogate */
     char out[4];
     CHECK_INT(pyval_utf8_put(out, 0x1f600), 4);
-    CHECK(pyval_cp_space(0x85) && pyval_cp_space(0x1c) && pyval_cp_space(0x3000) && !pyval_cp_space(0x200b));
+    CHECK(pyval_cp_space(0x85) && pyval_cp_space(0x1c) && pyval_cp_space(0x3000) &&
+          !pyval_cp_space(0x200b));
     CHECK(pyval_cp_printable(0xe9) && !pyval_cp_printable(0xa0) && !pyval_cp_printable(0x200b));
 }
 
