@@ -1190,8 +1190,12 @@ int bfcl_build(const task_options *o, const char *arg, const item *it, arena *a,
     out->n_messages = k;
     out->max_tokens = BFCL_MAX_TOKENS;
     if (native) {
-        if ((rc = bfcl_tools_json(bi, a, &out->tools, e)) < 0) return rc;
-        out->tool_choice = "auto";
+        /* no functions offered (four live_irrelevance entries): no tools at all,
+         * since servers refuse an empty list */
+        if (bi->functions->u.seq.n) {
+            if ((rc = bfcl_tools_json(bi, a, &out->tools, e)) < 0) return rc;
+            out->tool_choice = "auto";
+        }
         if ((rc = bfcl_oracle_tool_calls(bi, a, &out->reference_tool_calls, e)) < 0) return rc;
         if (!out->reference_tool_calls && (rc = bfcl_oracle_text(bi, a, &out->reference, e)) < 0)
             return rc;

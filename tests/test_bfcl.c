@@ -477,7 +477,9 @@ static void test_bfcl__oracle(void)
             CHECK_INT(bfcl_build(&o, NULL, &set.items[i], &s, &p, &e), 0);
             CHECK(p.n_messages >= 1 && p.max_tokens > 0);
             if (mode == 0) CHECK(p.reference && !p.tools && !p.reference_tool_calls);
-            if (mode == 1) CHECK(p.tools && !strcmp(p.tool_choice, "auto"));
+            if (mode == 1)
+                CHECK(bi->functions->u.seq.n ? p.tools && !strcmp(p.tool_choice, "auto")
+                                             : !p.tools && !p.tool_choice);
             cJSON *tc = p.reference_tool_calls ? cJSON_Parse(p.reference_tool_calls) : NULL;
             CHECK(!p.reference_tool_calls || tc);
             bfcl_verdict v;

@@ -157,5 +157,52 @@ st, out, err = tally("run", "--task", "bfcl", "--model", "oracle", "--tool-mode"
                      "--out", os.path.join(base, "oracle-prompt"))
 check(st != 0 and "tool_mode" in err, "a run directory made in prompt mode refuses native mode (%s)" % err.strip())
 
+# Through the openai runner against the loopback fake server (it answers a
+# request that has tools with a call of the first tool, arguments made up from
+# the required parameters by type): the request carries BFCL's tools, the
+# tool calls come back and are checked.
+import subprocess
+FAKE = os.environ.get("TALLY_FAKE_OPENAI", "build/tests/fake_openai")
+if os.path.exists(FAKE):
+    log = os.path.join(base, "server.jsonl")
+    srv = subprocess.Popen([FAKE, "--log", log], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    url = "http://127.0.0.1:%d/v1" % int(srv.stdout.readline())
+    for mode, extra in (("native", ()), ("native", ("--stream",)), ("prompt", ())):
+        d = os.path.join(base, "openai-%s%s" % (mode, "-stream" if extra else ""))
+        open(log, "w").close()
+        tally("run", "--task", "bfcl", "--backend", "openai", "--base-url", url, "--model", "fake",
+              "--tool-mode", mode, "--ids", "simple_python_1,irrelevance_0,live_irrelevance_0-0-0",
+              "--out", d, *extra, check=0)
+        reqs = {}
+        for r in read_jsonl(log):
+            if r.get("method") == "POST":
+                msgs = r["body"]["messages"]
+                reqs[msgs[-1]["content"][:40]] = r["body"]
+        sc = {s["id"]: s for s in read_jsonl(os.path.join(d, "scores.jsonl"))}
+        if mode == "native":
+            bodies = [b for b in reqs.values() if b.get("tools")]
+            check(len(bodies) == 3, "%s: three requests with tools (%d)" % (d, len(bodies)))
+            names = [t["function"]["name"] for b in bodies for t in b["tools"]]
+            check("math_factorial" in names and all("." not in n for n in names), "%s: tool names %s" % (d, names))
+            check(all(b.get("tool_choice") == "auto" for b in bodies), "%s: tool_choice auto" % d)
+            check(all(t["function"]["parameters"]["type"] == "object" for b in bodies for t in b["tools"]),
+                  "%s: parameters are JSON Schema objects" % d)
+            # the fake calls math_factorial(number=1): a value error, not a decode failure
+            s = sc["simple_python_1"]
+            check(s["outcome"] == "wrong" and s["error_type"] == "value_error:others",
+                  "%s: %s %s %s" % (d, s["outcome"], s["error_type"], s.get("reason")))
+            check(sc["irrelevance_0"]["error_type"] == "irrelevance_error:decoder_success",
+                  "%s: a call where none fits" % d)
+        else:
+            check(all("tools" not in b for b in reqs.values()), "prompt mode sends no tools")
+            check(all(b["messages"][0]["role"] == "system" and
+                      b["messages"][0]["content"].startswith("You are an expert in composing functions.")
+                      for b in reqs.values()), "prompt mode: BFCL's system prompt first")
+            # the fake's prose answer decodes to nothing: parse_error, and passes irrelevance
+            check(sc["simple_python_1"]["outcome"] == "parse_error", "prompt: prose is a decode failure")
+            check(sc["irrelevance_0"]["outcome"] == "correct", "prompt: prose passes irrelevance")
+    srv.stdin.close()
+    check(srv.wait(timeout=30) == 0, "the fake server exited cleanly")
+
 cleanup(base)
 done()
