@@ -1370,7 +1370,10 @@ static int parse_power(parser *p, const char *src, node **out)
     if (at_op(p, "**")) {
         p->i++;
         node *r;
-        if ((rc = parse_factor(p, src, &r)) < 0) return rc;
+        if (++p->depth > MAX_PARSE_DEPTH) return fail_at(p, "expression nested too deeply", src);
+        rc = parse_factor(p, src, &r);
+        p->depth--;
+        if (rc < 0) return rc;
         node *y = mk(p, N_BINOP, x->pos);
         if (!y) return ERR_NOMEM;
         y->op = OP_POW;
@@ -1675,6 +1678,71 @@ out:
     return rc;
 }
 
+/* The children of x, for walks over the tree. */
+static size_t node_children(const node *x, const node **out, size_t cap)
+{
+    size_t k = 0;
+    const node *abc[3] = {x->a, x->b, x->c};
+    for (size_t i = 0; i < 3; i++)
+        if (abc[i] && k < cap) out[k++] = abc[i];
+    for (size_t i = 0; i < x->n; i++)
+        if (x->items && x->items[i] && k < cap) out[k++] = x->items[i];
+    size_t nv = x->kind == N_DICT ? x->n : x->kind == N_CALL ? x->nkw : 0;
+    for (size_t i = 0; i < nv; i++)
+        if (x->vals && x->vals[i] && k < cap) out[k++] = x->vals[i];
+    return k;
+}
+
+/* Whether the tree is deeper than `limit` levels. Long left-nested chains
+ * (1+1+...+1, a.b.c..., f()()...) are built by loops, not recursion, so they
+ * are measured here, without recursion, before anything walks the tree
+ * recursively. (Python refuses such depth too, with a RecursionError.) */
+static int tree_too_deep(const node *root, size_t limit, bool *deep)
+{
+    typedef struct frame {
+        const node *x;
+        size_t depth;
+    } frame;
+    size_t cap = 256, n = 0;
+    frame *st = malloc(cap * sizeof *st);
+    if (!st) return ERR_NOMEM;
+    st[n++] = (frame){root, 1};
+    *deep = false;
+    while (n && !*deep) {
+        frame f = st[--n];
+        if (f.depth > limit) {
+            *deep = true;
+            break;
+        }
+        size_t total = 3 + f.x->n +
+                       (f.x->kind == N_DICT   ? f.x->n
+                        : f.x->kind == N_CALL ? f.x->nkw
+                                              : 0);
+        const node **kids = malloc(total * sizeof *kids);
+        if (!kids) {
+            free(st);
+            return ERR_NOMEM;
+        }
+        size_t k = node_children(f.x, kids, total);
+        if (n + k > cap) {
+            cap = (n + k) * 2;
+            frame *ns = realloc(st, cap * sizeof *ns);
+            if (!ns) {
+                free(kids);
+                free(st);
+                return ERR_NOMEM;
+            }
+            st = ns;
+        }
+        for (size_t i = 0; i < k; i++) st[n++] = (frame){kids[i], f.depth + 1};
+        free(kids);
+    }
+    free(st);
+    return 0;
+}
+
+#define MAX_TREE_DEPTH 2000
+
 /* Tokenizes and parses `src`; the node lives in `a`. */
 static int parse_source(const char *src, size_t n, arena *a, node **out, err *e)
 {
@@ -1687,7 +1755,14 @@ static int parse_source(const char *src, size_t n, arena *a, node **out, err *e)
     parser p = {L.t, 0, L.nt, a, e, 0};
     rc = parse_body(&p, src, out);
     free(L.t);
-    return rc;
+    if (rc < 0) return rc;
+    bool deep;
+    if (tree_too_deep(*out, MAX_TREE_DEPTH, &deep) < 0)
+        return err_set(e, ERR_NOMEM, "out of memory");
+    if (deep)
+        return err_set(e, ERR_PARSE, "expression nested too deeply (more than %d levels)",
+                       MAX_TREE_DEPTH);
+    return 0;
 }
 
 /* ================================================================== */

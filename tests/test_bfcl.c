@@ -905,6 +905,70 @@ static void test_bfcl__score_and_aggregate(void)
     arena_release(&a);
 }
 
+/* Every prefix and random byte flips of the oracle's Java/JS answers (and the
+ * same as native arguments) through decoding, conversion and checking. */
+static void test_bfcl__fuzz_java_js(void)
+{
+    task_options o;
+    task_options_default(&o);
+    o.data_dir = test_data_dir();
+    rng r;
+    rng_seed(&r, 77);
+    size_t runs = 0, valid = 0;
+    static const char *const cats[] = {"simple_java", "simple_javascript"};
+    for (size_t c = 0; c < ARRAY_LEN(cats); c++) {
+        arena a = ARENA_INIT;
+        err e = ERR_INIT;
+        item_set set;
+        CHECK_INT(bfcl_load(&o, cats[c], &a, &set, &e), 0);
+        for (size_t i = 0; i < set.n; i++) {
+            const bfcl_item *bi = set.items[i].data;
+            const char *text;
+            CHECK_INT(bfcl_oracle_text(bi, &a, &text, &e), 0);
+            size_t n = strlen(text);
+            char *copy = malloc(n + 1);
+            for (size_t k = 0; k <= n + 40; k++, runs++) {
+                memcpy(copy, text, n + 1);
+                if (k <= n) {
+                    copy[k] = 0; /* a prefix */
+                } else {
+                    for (int m = 0; m < 3; m++) {
+                        static const char special[] = "()[]{}<>'\",=.:;\\ \n\x80";
+                        size_t at = rng_next(&r) % n;
+                        copy[at] = special[rng_next(&r) % (sizeof special - 1)];
+                    }
+                }
+                arena s = ARENA_INIT;
+                bfcl_verdict v;
+                CHECK_INT(bfcl_judge(bi, false, copy, NULL, &s, &v, NULL, &e), 0);
+                CHECK(v.valid || (v.error_type && v.reason));
+                valid += v.valid;
+                /* the same text as the value of every argument of a native call */
+                cJSON *tc = cJSON_CreateArray(), *call = cJSON_CreateObject(),
+                      *args = cJSON_CreateObject();
+                const pyval *props = pyval_dict_get(
+                    pyval_dict_get(bi->functions->u.seq.items[0], "parameters"), "properties");
+                for (size_t q = 0; props && q < props->u.dict.n; q++)
+                    cJSON_AddStringToObject(args, props->u.dict.keys[q]->u.s.p, copy);
+                char *as = cJSON_PrintUnformatted(args);
+                cJSON_AddStringToObject(
+                    call, "name", pyval_dict_get(bi->functions->u.seq.items[0], "name")->u.s.p);
+                cJSON_AddStringToObject(call, "arguments", as);
+                cJSON_AddItemToArray(tc, call);
+                CHECK_INT(bfcl_judge(bi, true, "", tc, &s, &v, NULL, &e), 0);
+                CHECK(v.valid || (v.error_type && v.reason));
+                cJSON_free(as);
+                cJSON_Delete(tc);
+                cJSON_Delete(args);
+                arena_release(&s);
+            }
+            free(copy);
+        }
+        arena_release(&a);
+    }
+    CHECK(runs > 10000 && valid > 100);
+}
+
 int main(void)
 {
     RUN(test_bfcl__scoring_vectors);
@@ -916,5 +980,6 @@ int main(void)
     RUN(test_bfcl__prompts);
     RUN(test_bfcl__loader_bad_input);
     RUN(test_bfcl__score_and_aggregate);
+    RUN(test_bfcl__fuzz_java_js);
     return test_report();
 }

@@ -151,6 +151,47 @@ static void test_pycall__values(void)
             arena_release(&ba);
         }
     }
+    /* very long chains and deep nesting: a clear error, not a stack overflow */
+    {
+        static const struct {
+            const char *unit, *head, *tail;
+            bool ok;
+        } deep[] = {
+            {"1+", "[f(a=", "1)]", false},   {"-", "[f(a=", "1)]", false},
+            {"2**", "[f(a=", "2)]", false},  {".b", "[f(a=x", ")]", false},
+            {"()", "[f(a=g", ")]", false},   {"[0]", "[f(a=x", ")]", false},
+            {"not ", "[f(a=", "1)]", false}, {"x if y else ", "[f(a=", "1)]", false},
+        };
+        for (size_t i = 0; i < ARRAY_LEN(deep); i++) {
+            buf t = BUF_INIT;
+            buf_puts(&t, deep[i].head);
+            for (int k = 0; k < 50000; k++) buf_puts(&t, deep[i].unit);
+            buf_puts(&t, deep[i].tail);
+            arena da = ARENA_INIT;
+            err de = ERR_INIT;
+            pyval *dv;
+            int rc = pycall_decode(t.data, t.len, &da, &dv, NULL, &de);
+            CHECK_MSG(rc == ERR_PARSE && strstr(de.msg, "deep"), "%s x 50000: %s", deep[i].unit,
+                      de.msg);
+            arena_release(&da);
+            buf_release(&t);
+        }
+        /* 1000 terms is fine */
+        buf t = BUF_INIT;
+        buf_puts(&t, "[f(a=0");
+        for (int k = 0; k < 1000; k++) buf_puts(&t, "+1");
+        buf_puts(&t, ")]");
+        arena da = ARENA_INIT;
+        err de = ERR_INIT;
+        pyval *dv;
+        CHECK_INT(pycall_decode(t.data, t.len, &da, &dv, NULL, &de), 0);
+        buf out = BUF_INIT;
+        pyval_repr(&out, dv);
+        CHECK_STR(out.data, "[{'f': {'a': 1000}}]");
+        buf_release(&out);
+        buf_release(&t);
+        arena_release(&da);
+    }
     /* multi-turn ground truth strings: positional arguments are dropped */
     arena a = ARENA_INIT;
     err e = ERR_INIT;
