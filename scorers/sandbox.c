@@ -1643,7 +1643,7 @@ int sandbox_open(sandbox **out, const sandbox_settings *s, err *e)
     sb->sample_gid = sb->root ? (gid_t)sb->s.drop_uid : getgid();
     sb->landlock_abi = landlock_probe_abi();
     sb->has_proc = true;
-    const char *rsrc = s->runner ? s->runner : sandbox_runner_py;
+    const char *rsrc = s->runner ? s->runner : (const char *)sandbox_runner_py;
     size_t rlen = s->runner ? s->runner_len : sandbox_runner_py_len;
     if ((ret = memfd_sealed("tally-runner", rsrc, rlen, &sb->runner_fd, e)) < 0) goto fail;
     sb->devnull_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);

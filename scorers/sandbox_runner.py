@@ -7,7 +7,7 @@
 # carrying the nonce, so nothing the program under test prints (or fakes)
 # decides a verdict; a program that exits, re-execs or dies before the runner
 # writes its verdict is a fail. It is built into the tally binary at build
-# time (scorers/embed.py) and never read from disk.
+# time (scripts/embed.py) and never read from disk.
 #
 # Modes (payload "mode"):
 #   probe      report the interpreter version and what the sandbox looks like

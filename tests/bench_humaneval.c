@@ -6,7 +6,7 @@
  *   - a sandboxed trivial program (sequential), and the difference;
  *   - the 164 HumanEval canonical solutions scored with --jobs 2, fully
  *     sandboxed (sandbox probe included);
- *   - the same 164 programs through bench/reference_executor.py, a stand-in
+ *   - the same 164 programs through tests/bench_humaneval_reference.py, a stand-in
  *     for human-eval's unsandboxed evaluator (2 workers, 3 s timeout);
  *   - once, 164 x 10 samples with --jobs 2: wall time and samples/s.
  * Environment: TALLY_DATA, TALLY_SRC (set by meson), BENCH_ROUNDS (3),
@@ -123,7 +123,7 @@ static double reference_s(const item_set *set, int *passed)
     close(fd);
     (void)w;
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s/bench/reference_executor.py 2 3.0 < %s", python(), src, in);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/bench_humaneval_reference.py 2 3.0 < %s", python(), src, in);
     FILE *f = popen(cmd, "r");
     double dt = -1;
     int total = 0;
