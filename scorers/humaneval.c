@@ -655,7 +655,7 @@ static char *cache_path(const task_options *o, const he_problem *p, const sandbo
     if (!o || !o->cache_dir || !*o->cache_dir) return NULL;
     char rsha[HASH_HEX_SIZE];
     if (sha256_hex(sandbox_runner_py, sandbox_runner_py_len, rsha) < 0) return NULL;
-    return arena_printf(a, "%s/evalplus-%.16s-%.12s-py%s.tsv", o->cache_dir,
+    return arena_printf(a, "%s/evalplus/%.16s-%.12s-py%s.tsv", o->cache_dir,
                         p->dataset_sha256 ? p->dataset_sha256 : "unknown", rsha,
                         sandbox_python_version(sb));
 }
@@ -773,8 +773,8 @@ static int truths_get(sandbox *sb, const task_options *o, arena *a, ep_truth *tr
                 r = buf_printf(&all, "%s\t%s\n", ((const he_problem *)t->it->data)->task_id, t->data);
             }
             err we = ERR_INIT;
-            if (!r && o->cache_dir && dir_create(o->cache_dir, &we) == 0)
-                file_write_atomic(path, all.data, all.len, &we);
+            char *dir = arena_printf(a, "%s/evalplus", o->cache_dir);
+            if (!r && dir && dir_create(dir, &we) == 0) file_write_atomic(path, all.data, all.len, &we);
             /* A cache that cannot be written only costs time next run. */
             buf_release(&all);
         }
