@@ -153,6 +153,8 @@ int humaneval_sandbox_open(const task_options *o, sandbox **out, cJSON *info, er
         cJSON_AddStringToObject(info, "sandbox", sandbox_level(*out));
         cJSON_AddStringToObject(info, "python", sandbox_python_version(*out));
         cJSON_AddStringToObject(info, "python_hash_seed", "0");
+        cJSON_DeleteItemFromObjectCaseSensitive(info, "sandbox_fork_server");
+        cJSON_AddBoolToObject(info, "sandbox_fork_server", sandbox_fork_server(*out));
         if (*sandbox_downgrade_reason(*out)) {
             cJSON_DeleteItemFromObjectCaseSensitive(info, "sandbox_note");
             cJSON_AddStringToObject(info, "sandbox_note", sandbox_downgrade_reason(*out));
@@ -205,6 +207,9 @@ static int classify(const sandbox_result *r, const char *v, const char *exc, are
     char sig[32];
     *reason = NULL;
     if (v) {
+        /* Copies: the records outlive the sandbox results. */
+        v = arena_strdup(a, v);
+        if (!v) v = "failed: (out of memory)";
         *result = v;
         if (strcmp(v, "passed") == 0) return OUTCOME_CORRECT;
         if (strcmp(v, "timed out") == 0) {

@@ -106,6 +106,15 @@ struct sandbox {
     unsigned short bpf_len;
     struct sock_filter *bpf_strict; /* degraded mode's, with PID_PLACEHOLDER */
     unsigned short bpf_strict_len;
+    struct sock_filter *bpf_zygote; /* the fork server's */
+    unsigned short bpf_zygote_len;
+    struct zygote {
+        pid_t pid;        /* A of its tree, or -1 */
+        int pidfd, ctl;   /* its pidfd, our end of its control socket */
+        int res_fd, st_fd, out_fd; /* its pipes, kept open */
+        unsigned long next_job;
+        bool enabled;     /* jobs go through it */
+    } zy;
     mirror *mirrors;
     size_t n_mirrors;
     char newroot[64];          /* where B builds the new root before pivot_root */
@@ -167,6 +176,11 @@ const sandbox_frame *sandbox_result_frame(const sandbox_result *r, const char *k
 const char *sandbox_level(const sandbox *sb) { return sb->level_name; }
 const char *sandbox_python_version(const sandbox *sb) { return sb->pyver; }
 const char *sandbox_downgrade_reason(const sandbox *sb) { return sb->reason; }
+
+bool sandbox_fork_server(const sandbox *sb)
+{
+    return sb->zy.enabled;
+}
 
 bool sandbox_has_namespaces(const sandbox *sb)
 {
@@ -265,19 +279,37 @@ static int rule_errno(scmp_filter_ctx ctx, int errnum, const char *name, unsigne
              : seccomp_rule_add(ctx, SCMP_ACT_ERRNO(errnum), nr, 0);
 }
 
-/* The filter: default allow, with the denials above. `strict` (degraded
+enum filter_kind {
+    FILTER_NS,     /* samples in namespace mode */
+    FILTER_STRICT, /* degraded mode: also no processes, no sockets, signals to itself only */
+    FILTER_ZYGOTE, /* the fork server: may build namespaces, mounts and limits for its
+                    * children, which then load FILTER_NS themselves */
+};
+
+/* Syscalls the fork server needs and samples must not have. */
+static bool zygote_allows(const char *name)
+{
+    static const char *const allowed[] = {"mount", "umount2", "unshare", "setrlimit"};
+    for (size_t i = 0; i < ARRAY_LEN(allowed); i++)
+        if (strcmp(allowed[i], name) == 0) return true;
+    return false;
+}
+
+/* The filter: default allow, with the denials above. FILTER_STRICT (degraded
  * mode) also denies process creation and every socket, and signals to any
  * process but `self`. */
-static scmp_filter_ctx filter_build(bool strict, pid_t self)
+static scmp_filter_ctx filter_build(int kind, pid_t self)
 {
+    bool strict = kind == FILTER_STRICT, zygote = kind == FILTER_ZYGOTE;
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx) return NULL;
     struct scmp_arg_cmp none = SCMP_A0(SCMP_CMP_EQ, 0);
     int rc = 0;
     for (size_t i = 0; i < ARRAY_LEN(deny_eperm) && rc == 0; i++)
-        rc = rule_errno(ctx, EPERM, deny_eperm[i], 0, none);
+        if (!zygote || !zygote_allows(deny_eperm[i]))
+            rc = rule_errno(ctx, EPERM, deny_eperm[i], 0, none);
     /* Limits may be read, never raised or lowered. */
-    if (rc == 0) rc = rule_errno(ctx, EPERM, "prlimit64", 1, SCMP_A2(SCMP_CMP_NE, 0));
+    if (rc == 0 && !zygote) rc = rule_errno(ctx, EPERM, "prlimit64", 1, SCMP_A2(SCMP_CMP_NE, 0));
     /* personality(0xffffffff) only queries. */
     if (rc == 0)
         rc = rule_errno(ctx, EPERM, "personality", 1, SCMP_A0(SCMP_CMP_NE, 0xffffffffUL));
@@ -291,7 +323,7 @@ static scmp_filter_ctx filter_build(bool strict, pid_t self)
     static const unsigned long ns_flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,
                                              CLONE_NEWNET,  CLONE_NEWIPC, CLONE_NEWUTS,
                                              CLONE_NEWCGROUP};
-    for (size_t i = 0; i < ARRAY_LEN(ns_flags) && rc == 0; i++)
+    for (size_t i = 0; i < ARRAY_LEN(ns_flags) && rc == 0 && !zygote; i++)
         rc = rule_errno(ctx, EPERM, "clone", 1,
                         SCMP_A0(SCMP_CMP_MASKED_EQ, ns_flags[i], ns_flags[i]));
     if (strict && rc == 0) {
@@ -332,9 +364,9 @@ static scmp_filter_ctx filter_build(bool strict, pid_t self)
 
 /* Compiles a filter to raw BPF (loaded in each child with one prctl:
  * building it with libseccomp per sample would cost more, and allocate). */
-static int filter_export(bool strict, struct sock_filter **out, unsigned short *len, err *e)
+static int filter_export(int kind, struct sock_filter **out, unsigned short *len, err *e)
 {
-    scmp_filter_ctx ctx = filter_build(strict, (pid_t)PID_PLACEHOLDER);
+    scmp_filter_ctx ctx = filter_build(kind, (pid_t)PID_PLACEHOLDER);
     if (!ctx) return err_set(e, ERR_SANDBOX, "sandbox: cannot build the seccomp filter");
     int ret = 0;
     int fd = (int)syscall(SYS_memfd_create, "tally-bpf", MFD_CLOEXEC);
@@ -473,7 +505,8 @@ typedef struct spawn_ctx {
     const sandbox *sb;
     const sandbox_job *job;
     pid_t harness;
-    int fds[7];         /* in the harness: what becomes 0..6 in the child */
+    int fds[8];         /* in the harness: what becomes 0..7 in the child (7: -1 = none) */
+    bool zygote;        /* this is the fork server: its limits and filter */
     const char *workdir; /* degraded/none: the private host dir */
     char *const *envp;
 } spawn_ctx;
@@ -490,17 +523,18 @@ static void child_die(const char *what)
     _exit(127);
 }
 
-static void child_fds(const int src[7])
+static void child_fds(const int src[8])
 {
-    int tmp[7];
-    for (int i = 0; i < 7; i++) {
+    int n = src[7] >= 0 ? 8 : 7;
+    int tmp[8];
+    for (int i = 0; i < n; i++) {
         tmp[i] = fcntl(src[i], F_DUPFD, 16);
         if (tmp[i] < 0) _exit(126);
     }
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < n; i++)
         if (dup2(tmp[i], i) < 0) _exit(126);
-    if (syscall(SYS_close_range, 7U, ~0U, 0) != 0)
-        for (int fd = 7; fd < 4096; fd++) close(fd);
+    if (syscall(SYS_close_range, (unsigned)n, ~0U, 0) != 0)
+        for (int fd = n; fd < 4096; fd++) close(fd);
     if (fcntl(6, F_SETFD, FD_CLOEXEC) < 0) child_die("fcntl");
 }
 
@@ -548,6 +582,17 @@ static void set_limit(int res, rlim_t soft, rlim_t hard, const char *what)
 static void child_limits(const spawn_ctx *c, bool nproc)
 {
     const sandbox_settings *s = &c->sb->s;
+    if (c->zygote) {
+        /* The fork server lives as long as the sandbox; its children set
+         * their own (lower) limits. Hard limits here bound theirs. */
+        set_limit(RLIMIT_AS, s->mem_bytes, s->mem_bytes, "setrlimit(AS)");
+        set_limit(RLIMIT_DATA, s->mem_bytes, s->mem_bytes, "setrlimit(DATA)");
+        set_limit(RLIMIT_FSIZE, s->fsize_bytes, s->fsize_bytes, "setrlimit(FSIZE)");
+        set_limit(RLIMIT_NOFILE, 1024, 1024, "setrlimit(NOFILE)");
+        set_limit(RLIMIT_NPROC, 4096, 4096, "setrlimit(NPROC)");
+        set_limit(RLIMIT_CORE, 0, 0, "setrlimit(CORE)");
+        return;
+    }
     double cpu = c->job->cpu_s > 0 ? c->job->cpu_s : 10.0;
     rlim_t cpu_soft = (rlim_t)ceil(cpu) + 1;
     set_limit(RLIMIT_CPU, cpu_soft, cpu_soft + 1, "setrlimit(CPU)");
@@ -586,9 +631,14 @@ static void child_exec(const spawn_ctx *c)
     child_die("execve(python)");
 }
 
-static void child_load_bpf(const sandbox *sb)
+static void child_load_bpf(const spawn_ctx *c)
 {
-    if (filter_load(sb->bpf, sb->bpf_len, false) != 0) child_die("seccomp");
+    const sandbox *sb = c->sb;
+    if (c->zygote) {
+        if (filter_load(sb->bpf_zygote, sb->bpf_zygote_len, false) != 0) child_die("seccomp");
+    } else {
+        if (filter_load(sb->bpf, sb->bpf_len, false) != 0) child_die("seccomp");
+    }
 }
 
 /* C: the runner process of namespace mode. */
@@ -601,7 +651,7 @@ static void run_runner_ns(const spawn_ctx *c)
     child_parent_death(1);
     child_limits(c, true);
     if (chdir("/work") != 0) child_die("chdir(/work)");
-    child_load_bpf(sb);
+    child_load_bpf(c);
     child_exec(c);
 }
 
@@ -760,6 +810,7 @@ static void run_init(const spawn_ctx *c)
         prctl(PR_SET_DUMPABLE, 0);
     }
     for (int fd = 0; fd < 6; fd++) close(fd);
+    close(7);
     int st = 0;
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
@@ -847,6 +898,7 @@ static void run_outer(const spawn_ctx *c)
     ssize_t w = write(6, msg, (size_t)n);
     (void)w;
     for (int fd = 0; fd < 6; fd++) close(fd);
+    close(7);
     int st;
     while (waitpid(init, &st, 0) < 0 && errno == EINTR) {
     }
@@ -874,6 +926,8 @@ typedef struct slot {
     double cpu_soft_s; /* the job's RLIMIT_CPU soft limit */
     int init_pidfd;    /* namespace mode: B, the namespace's PID 1 */
     bool init_seen;
+    unsigned long zjob; /* run by the fork server under this id (0: forked by us) */
+    bool lost;          /* the fork server died under it */
 } slot;
 
 static void close_fd(int *fd)
@@ -921,6 +975,235 @@ static void slot_reset(slot *sl)
     sl->pid = -1;
     sl->pidfd = sl->out_fd = sl->err_fd = sl->res_fd = sl->st_fd = sl->init_pidfd = -1;
     sl->status = (buf)BUF_INIT;
+}
+
+/* ------------------------------------------------------------------ fork server */
+
+static int pipe_read(int *fd, buf *keep, size_t cap, uint64_t *total);
+static void frames_parse(slot *sl, sandbox_result *res, const sandbox_job *job);
+
+/* Namespace mode (with a user namespace) can start samples from a fork
+ * server instead of a fresh interpreter each: the runner in "zygote" mode,
+ * started once in a sandbox of its own (A, B as usual; its filter lets it
+ * build namespaces for its children), preloads the modules programs
+ * commonly import, and for each job forks a process that creates new
+ * user, mount, PID, network, IPC and UTS namespaces, mounts a private
+ * tmpfs and /proc, sets the job's limits, drops every capability, loads the
+ * samples' seccomp filter and only then reads the job. The sample gets the
+ * same isolation as a forked-and-exec'd one, without an interpreter start
+ * and module imports per sample (the reference forks its warm harness too).
+ * The harness sends each job's five fds over a SOCK_SEQPACKET socket; the
+ * job's init reports its status on the status pipe as B does; a job is done
+ * when all its pipes are closed. */
+
+static void zygote_stop(sandbox *sb)
+{
+    struct zygote *z = &sb->zy;
+    if (z->pid > 0) {
+        kill(-z->pid, SIGKILL);
+        kill(z->pid, SIGKILL);
+        int st;
+        while (waitpid(z->pid, &st, 0) < 0 && errno == EINTR) {
+        }
+    }
+    close_fd(&z->pidfd);
+    close_fd(&z->ctl);
+    close_fd(&z->res_fd);
+    close_fd(&z->st_fd);
+    close_fd(&z->out_fd);
+    z->pid = -1;
+    z->enabled = false;
+}
+
+static int b64_append(buf *b, const unsigned char *p, size_t n)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < n ? p[i + 2] : 0);
+        char q[4] = {tab[v >> 18 & 63], tab[v >> 12 & 63], i + 1 < n ? tab[v >> 6 & 63] : '=',
+                     i + 2 < n ? tab[v & 63] : '='};
+        if (buf_append(b, q, 4) < 0) return ERR_NOMEM;
+    }
+    return 0;
+}
+
+/* Starts the fork server and waits for its "ready" frame. */
+static int zygote_start(sandbox *sb, err *e)
+{
+    struct zygote *z = &sb->zy;
+    int ret = 0, sv[2] = {-1, -1}, res_p[2] = {-1, -1}, st_p[2] = {-1, -1}, out_p[2] = {-1, -1};
+    int payload_fd = -1;
+    char **envp = NULL;
+    buf pl = BUF_INIT;
+    sandbox_result r = SANDBOX_RESULT_INIT;
+    slot sl;
+    slot_reset(&sl);
+    buf_init(&r.chan_, 1u << 16);
+    buf_init(&sl.status, STATUS_CAP);
+
+    unsigned char rnd[NONCE_HEX / 2];
+    if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd) {
+        ret = err_errno(e, "sandbox: getrandom");
+        goto out;
+    }
+    for (size_t i = 0; i < sizeof rnd; i++) snprintf(sl.nonce + 2 * i, 3, "%02x", rnd[i]);
+    int rc = buf_printf(&pl, "%s\nzygote\n{\"bpf\":\"", sl.nonce);
+    if (!rc) rc = b64_append(&pl, (const unsigned char *)sb->bpf, sb->bpf_len * sizeof *sb->bpf);
+    if (!rc)
+        rc = buf_printf(&pl,
+                        "\",\"tmpfs\":\"size=%llu,nr_inodes=%d,mode=0700\",\"limits\":{\"as\":%llu,"
+                        "\"fsize\":%llu,\"nofile\":%d,\"nproc\":%d}}",
+                        (unsigned long long)sb->s.tmpfs_bytes, sb->s.tmpfs_inodes,
+                        (unsigned long long)sb->s.mem_bytes, (unsigned long long)sb->s.fsize_bytes,
+                        sb->s.nofile, sb->s.nproc);
+    if (rc) {
+        ret = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if ((ret = memfd_sealed("tally-zygote", pl.data, pl.len, &payload_fd, e)) < 0) goto out;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) || pipe2(res_p, O_CLOEXEC) ||
+        pipe2(st_p, O_CLOEXEC) || pipe2(out_p, O_CLOEXEC)) {
+        ret = err_errno(e, "sandbox: fork server pipes");
+        goto out;
+    }
+    envp = env_build(sb, "/work");
+    if (!envp) {
+        ret = err_set(e, ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    sandbox_job job = SANDBOX_JOB_INIT;
+    spawn_ctx c = {sb, &job, getpid(),
+                   {sb->devnull_fd, out_p[1], out_p[1], sb->runner_fd, res_p[1], payload_fd,
+                    st_p[1], sv[1]},
+                   true, NULL, envp};
+    pid_t pid = fork();
+    if (pid < 0) {
+        ret = err_errno(e, "sandbox: fork");
+        goto out;
+    }
+    if (pid == 0) run_outer(&c);
+    z->pid = pid;
+    z->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    z->ctl = sv[0];
+    sv[0] = -1;
+    z->res_fd = res_p[0];
+    z->st_fd = st_p[0];
+    z->out_fd = out_p[0];
+    res_p[0] = st_p[0] = out_p[0] = -1;
+    fcntl(z->res_fd, F_SETFL, O_NONBLOCK);
+    fcntl(z->st_fd, F_SETFL, O_NONBLOCK);
+    fcntl(z->out_fd, F_SETFL, O_NONBLOCK);
+    /* Wait for "ready" (or its death). */
+    double deadline = time_now_s() + 30;
+    sl.start = time_now_s();
+    while (!r.ready) {
+        double left = deadline - time_now_s();
+        if (left <= 0) {
+            ret = err_set(e, ERR_SANDBOX, "fork server: no answer");
+            break;
+        }
+        struct pollfd pf[2] = {{z->res_fd, POLLIN, 0}, {z->st_fd, POLLIN, 0}};
+        poll(pf, 2, (int)(left * 1000) + 1);
+        pipe_read(&z->res_fd, &r.chan_, 1u << 16, NULL);
+        frames_parse(&sl, &r, &job);
+        if (z->st_fd >= 0) pipe_read(&z->st_fd, &sl.status, STATUS_CAP - 1, NULL);
+        if (!r.ready && (z->res_fd < 0 || z->st_fd < 0)) {
+            /* Its runner's "E ..." or error frame says why, when anything does. */
+            const char *why = sl.status.len ? sl.status.data : "it exited before it was ready";
+            ret = err_set(e, ERR_SANDBOX, "fork server: %.300s", why);
+            break;
+        }
+    }
+    if (ret == 0) z->enabled = true;
+out:
+    if (ret < 0) zygote_stop(sb);
+    for (int i = 0; i < 2; i++) {
+        close_fd(&sv[i]);
+        close_fd(&res_p[i]);
+        close_fd(&st_p[i]);
+        close_fd(&out_p[i]);
+    }
+    close_fd(&payload_fd);
+    env_free(envp);
+    buf_release(&pl);
+    buf_release(&sl.status);
+    free(r.frames);
+    buf_release(&r.chan_);
+    return ret;
+}
+
+/* A job through the fork server must see what a forked-and-exec'd one sees:
+ * no capabilities, no_new_privs, the seccomp filter, not root, its own
+ * PID namespace and an empty private work dir. */
+static int zygote_check(sandbox *sb, err *e)
+{
+    static const char payload[] =
+        "program 10 20\n"
+        "st = open('/proc/self/status').read()\n"
+        "f = dict(l.split(':\\t', 1) for l in st.splitlines() if ':\\t' in l)\n"
+        "for k in ('CapInh', 'CapPrm', 'CapEff', 'CapBnd', 'CapAmb'):\n"
+        "    assert int(f[k], 16) == 0, k\n"
+        "assert f['NoNewPrivs'].strip() == '1' and f['Seccomp'].strip() == '2'\n"
+        "import posix\n"
+        "assert posix.getuid() != 0 and posix.getpid() == 2 and posix.listdir('/work') == []\n";
+    sandbox_job job = SANDBOX_JOB_INIT;
+    job.payload = payload;
+    job.payload_len = sizeof payload - 1;
+    job.cpu_s = 10;
+    job.wall_s = 20;
+    sandbox_result r = SANDBOX_RESULT_INIT;
+    int ret = sandbox_run_many(sb, &job, 1, 1, &r, e);
+    if (ret == 0) {
+        const sandbox_frame *f = sandbox_result_frame(&r, "result");
+        if (!f || strcmp(f->data, "passed") != 0)
+            ret = err_set(e, ERR_SANDBOX, "its check failed: %s",
+                          r.setup_error ? r.setup_error : f ? f->data : r.err.len ? r.err.data : "no answer");
+    }
+    sandbox_result_release(&r);
+    return ret;
+}
+
+/* Hands a job to the fork server; false when it is gone (the caller then
+ * forks the job itself). */
+static bool zygote_send_job(sandbox *sb, slot *sl, const sandbox_job *job, const int fds[5])
+{
+    struct zygote *z = &sb->zy;
+    unsigned long id = ++z->next_job;
+    char msg[64];
+    int len = snprintf(msg, sizeof msg, "job %lu %.3f", id, job->cpu_s > 0 ? job->cpu_s : 10.0);
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(5 * sizeof(int))];
+    } cm;
+    memset(&cm, 0, sizeof cm);
+    struct iovec iov = {msg, (size_t)len};
+    struct msghdr mh = {0};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = cm.buf;
+    mh.msg_controllen = sizeof cm.buf;
+    struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(5 * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, 5 * sizeof(int));
+    ssize_t w;
+    while ((w = sendmsg(z->ctl, &mh, MSG_NOSIGNAL)) < 0 && errno == EINTR) {
+    }
+    if (w != len) {
+        zygote_stop(sb);
+        return false;
+    }
+    sl->zjob = id;
+    return true;
+}
+
+static void zygote_kill_job(sandbox *sb, slot *sl)
+{
+    char msg[32];
+    int len = snprintf(msg, sizeof msg, "kill %lu", sl->zjob);
+    if (sb->zy.ctl >= 0) send(sb->zy.ctl, msg, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 /* Starts job `j` in `sl`. Failures that concern only this job (a setup
@@ -997,21 +1280,27 @@ static int slot_start(sandbox *sb, slot *sl, const sandbox_job *job, size_t j,
         goto fail;
     }
 
-    spawn_ctx c = {sb, job, getpid(),
-                   {sb->devnull_fd, out_p[1], err_p[1], sb->runner_fd, res_p[1], payload_fd,
-                    st_p[1]},
-                   sl->workdir, sl->envp};
     sl->start = time_now_s();
-    pid_t pid = fork();
-    if (pid < 0) {
-        ret = err_errno(e, "sandbox: fork");
-        goto fail;
-    }
-    if (pid == 0) run_outer(&c);
-    sl->pid = pid;
-    sl->busy = true;
-    sl->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
     sl->cpu_soft_s = ceil(job->cpu_s > 0 ? job->cpu_s : 10.0) + 1;
+    int sent[5] = {out_p[1], err_p[1], res_p[1], payload_fd, st_p[1]};
+    if (sb->zy.enabled && zygote_send_job(sb, sl, job, sent)) {
+        /* The fork server has its own copies now. */
+        sl->busy = true;
+    } else {
+        spawn_ctx c = {sb, job, getpid(),
+                       {sb->devnull_fd, out_p[1], err_p[1], sb->runner_fd, res_p[1], payload_fd,
+                        st_p[1], -1},
+                       false, sl->workdir, sl->envp};
+        pid_t pid = fork();
+        if (pid < 0) {
+            ret = err_errno(e, "sandbox: fork");
+            goto fail;
+        }
+        if (pid == 0) run_outer(&c);
+        sl->pid = pid;
+        sl->busy = true;
+        sl->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    }
     double startup = job->startup_s > 0 ? job->startup_s : 30.0;
     sl->deadline = sl->start + startup;
     close(out_p[1]);
@@ -1054,12 +1343,17 @@ static void slot_kill_group(slot *sl)
     kill(sl->pid, SIGKILL);
 }
 
-static void slot_kill(slot *sl, sandbox_result *res, int why)
+static void slot_kill(sandbox *sb, slot *sl, sandbox_result *res, int why)
 {
     if (sl->killed) return;
     sl->killed = true;
     if (!res->kill) res->kill = why;
     sl->kill_time = time_now_s();
+    /* A fork server job: its init gets SIGUSR1 through the server. */
+    if (sl->zjob) {
+        zygote_kill_job(sb, sl);
+        return;
+    }
     /* Namespace mode: B (PID 1) kills everything else on SIGUSR1, reaps
      * the runner and reports its usage, then exits, which ends the
      * namespace. If the tree has not gone within a second the pool loop
@@ -1224,13 +1518,13 @@ static void slot_read(sandbox *sb, slot *sl, sandbox_result *res, const sandbox_
 {
     if (sl->out_fd >= 0) pipe_read(&sl->out_fd, &res->out, sb->s.out_cap, &res->out_total);
     if (sl->err_fd >= 0) pipe_read(&sl->err_fd, &res->err, sb->s.out_cap, &res->err_total);
-    if (res->out_total + res->err_total > sb->s.out_hard) slot_kill(sl, res, SANDBOX_KILL_OUTPUT);
+    if (res->out_total + res->err_total > sb->s.out_hard) slot_kill(sb, sl, res, SANDBOX_KILL_OUTPUT);
     if (sl->res_fd >= 0) {
         size_t cap = job->result_cap ? job->result_cap : (1u << 20);
         uint64_t before = res->chan_.len;
         pipe_read(&sl->res_fd, &res->chan_, cap + 4096, NULL);
         if (res->chan_.len >= cap + 4096 && res->chan_.len > before)
-            slot_kill(sl, res, SANDBOX_KILL_RESULT);
+            slot_kill(sb, sl, res, SANDBOX_KILL_RESULT);
         frames_parse(sl, res, job);
     }
     if (sl->st_fd >= 0) {
@@ -1316,6 +1610,8 @@ static void slot_finish(sandbox *sb, slot *sl, sandbox_result *res)
     if (have_status && sb->level != LVL_DEGRADED && sb->level != LVL_NONE && res->exited &&
         res->exit_code == 127 && !res->setup_error && !res->ready)
         res->setup_error = strdup("the runner could not be started");
+    if (sl->lost && !have_status && !res->setup_error)
+        res->setup_error = strdup("the fork server stopped during the job");
     frames_finish(res);
     close_fd(&sl->out_fd);
     close_fd(&sl->err_fd);
@@ -1373,8 +1669,9 @@ int sandbox_run_many(sandbox *sb, const sandbox_job *jobs, size_t n, int workers
                         : sl->killed ? sl->kill_time + (sl->group_killed ? 0.05 : 1.0)
                                      : sl->deadline;
             if (dl < wake) wake = dl;
-            if (sl->pidfd < 0 && wake > now + 0.01) wake = now + 0.01;
+            if (!sl->zjob && sl->pidfd < 0 && wake > now + 0.01) wake = now + 0.01;
         }
+        if (sb->zy.pidfd >= 0) pfd[np++] = (struct pollfd){sb->zy.pidfd, POLLIN, 0};
         int timeout_ms = (int)ceil((wake - now) * 1000.0);
         if (timeout_ms < 0) timeout_ms = 0;
         if (poll(pfd, np, timeout_ms) < 0 && errno != EINTR) {
@@ -1382,17 +1679,39 @@ int sandbox_run_many(sandbox *sb, const sandbox_job *jobs, size_t n, int workers
             goto out;
         }
         now = time_now_s();
+        /* A fork server that died (or ignores us) takes its jobs with it. */
+        bool zy_dead = false;
+        if (sb->zy.pidfd >= 0) {
+            struct pollfd zp = {sb->zy.pidfd, POLLIN, 0};
+            zy_dead = poll(&zp, 1, 0) > 0;
+        }
+        for (int i = 0; i < workers && !zy_dead; i++)
+            if (slots[i].busy && slots[i].zjob && !slots[i].exited && slots[i].killed &&
+                now >= slots[i].kill_time + 1.0)
+                zy_dead = true;
+        if (zy_dead) {
+            zygote_stop(sb);
+            for (int i = 0; i < workers; i++)
+                if (slots[i].busy && slots[i].zjob && !slots[i].killed) slots[i].lost = true;
+        }
         for (int i = 0; i < workers; i++) {
             slot *sl = &slots[i];
             if (!sl->busy) continue;
             sandbox_result *res = &results[sl->job];
             slot_read(sb, sl, res, &jobs[sl->job]);
             if (!sl->exited && !sl->killed && now >= sl->deadline)
-                slot_kill(sl, res, res->done ? SANDBOX_KILL_NONE
-                                   : res->ready ? SANDBOX_KILL_WALL
-                                                : SANDBOX_KILL_STARTUP);
-            if (!sl->exited && sl->killed && now >= sl->kill_time + 1.0) slot_kill_group(sl);
-            if (!sl->exited) slot_reap(sl);
+                slot_kill(sb, sl, res, res->done ? SANDBOX_KILL_NONE
+                                       : res->ready ? SANDBOX_KILL_WALL
+                                                    : SANDBOX_KILL_STARTUP);
+            if (!sl->zjob && !sl->exited && sl->killed && now >= sl->kill_time + 1.0)
+                slot_kill_group(sl);
+            if (!sl->exited && sl->zjob && sl->out_fd < 0 && sl->err_fd < 0 && sl->res_fd < 0 &&
+                sl->st_fd < 0) {
+                /* Every process of a fork server job is gone with its pipes. */
+                sl->exited = true;
+                sl->exit_time = now;
+            }
+            if (!sl->exited && !sl->zjob) slot_reap(sl);
             bool open = sl->out_fd >= 0 || sl->err_fd >= 0 || sl->res_fd >= 0 || sl->st_fd >= 0;
             if (sl->exited && (!open || now >= sl->exit_time + DRAIN_S)) {
                 slot_finish(sb, sl, res);
@@ -1405,10 +1724,15 @@ out:
     for (int i = 0; i < workers; i++) {
         slot *sl = &slots[i];
         if (!sl->busy) continue;
-        kill(-sl->pid, SIGKILL);
-        kill(sl->pid, SIGKILL);
-        int st;
-        while (waitpid(sl->pid, &st, 0) < 0 && errno == EINTR) {
+        if (sl->zjob) {
+            zygote_stop(sb);
+            sl->lost = true;
+        } else {
+            kill(-sl->pid, SIGKILL);
+            kill(sl->pid, SIGKILL);
+            int st;
+            while (waitpid(sl->pid, &st, 0) < 0 && errno == EINTR) {
+            }
         }
         sl->exited = true;
         sl->exit_time = time_now_s();
@@ -1571,10 +1895,12 @@ out:
 void sandbox_close(sandbox *sb)
 {
     if (!sb) return;
+    zygote_stop(sb);
     if (sb->runner_fd >= 0) close(sb->runner_fd);
     if (sb->devnull_fd >= 0) close(sb->devnull_fd);
     free(sb->bpf);
     free(sb->bpf_strict);
+    free(sb->bpf_zygote);
     for (size_t i = 0; i < sb->n_mirrors; i++) {
         free(sb->mirrors[i].path);
         free(sb->mirrors[i].link);
@@ -1617,6 +1943,8 @@ int sandbox_open(sandbox **out, const sandbox_settings *s, err *e)
     sandbox *sb = calloc(1, sizeof *sb);
     if (!sb) return err_set(e, ERR_NOMEM, "out of memory");
     sb->runner_fd = sb->devnull_fd = -1;
+    sb->zy.pid = -1;
+    sb->zy.pidfd = sb->zy.ctl = sb->zy.res_fd = sb->zy.st_fd = sb->zy.out_fd = -1;
     sb->s = *s;
     if (!sb->s.mem_bytes) sb->s.mem_bytes = 4ull << 30;
     if (!sb->s.fsize_bytes) sb->s.fsize_bytes = 16ull << 20;
@@ -1652,8 +1980,9 @@ int sandbox_open(sandbox **out, const sandbox_settings *s, err *e)
         goto fail;
     }
     if ((ret = mirrors_plan(sb, e)) < 0) goto fail;
-    if ((ret = filter_export(false, &sb->bpf, &sb->bpf_len, e)) < 0) goto fail;
-    if ((ret = filter_export(true, &sb->bpf_strict, &sb->bpf_strict_len, e)) < 0) goto fail;
+    if ((ret = filter_export(FILTER_NS, &sb->bpf, &sb->bpf_len, e)) < 0) goto fail;
+    if ((ret = filter_export(FILTER_STRICT, &sb->bpf_strict, &sb->bpf_strict_len, e)) < 0) goto fail;
+    if ((ret = filter_export(FILTER_ZYGOTE, &sb->bpf_zygote, &sb->bpf_zygote_len, e)) < 0) goto fail;
     size_t patches = 0;
     for (unsigned short i = 0; i < sb->bpf_strict_len; i++)
         patches += sb->bpf_strict[i].k == PID_PLACEHOLDER;
@@ -1724,6 +2053,19 @@ int sandbox_open(sandbox **out, const sandbox_settings *s, err *e)
         ret = err_set(e, ERR_SANDBOX, "sandbox: no isolation level works (%s)", sb->reason);
     }
     if (ret < 0) goto fail;
+    /* The fork server, where a user namespace lets it build namespaces for
+     * its children; it must pass the probe like the plain path. */
+    if (sb->level == LVL_USERNS && sb->has_proc && !s->no_fork_server) {
+        err ze = ERR_INIT;
+        int r = zygote_start(sb, &ze);
+        if (r == 0) r = zygote_check(sb, &ze);
+        if (r < 0) {
+            zygote_stop(sb);
+            size_t l = strlen(sb->reason);
+            snprintf(sb->reason + l, sizeof sb->reason - l, "%sno fork server (%s)", l ? "; " : "",
+                     ze.msg);
+        }
+    }
     *out = sb;
     return 0;
 fail:

@@ -86,6 +86,7 @@ typedef struct sandbox_settings {
     bool hash_seed_random;   /* leave PYTHONHASHSEED unset (default: pinned to 0) */
     const char *runner;      /* trusted runner source; NULL = the built-in one */
     size_t runner_len;
+    bool no_fork_server;     /* start every sample from a fresh interpreter (see below) */
 } sandbox_settings;
 
 void sandbox_settings_default(sandbox_settings *s);
@@ -107,6 +108,15 @@ const char *sandbox_python_version(const sandbox *sb);
 const char *sandbox_downgrade_reason(const sandbox *sb);
 /* True when samples get a private PID namespace with /proc mounted. */
 bool sandbox_has_namespaces(const sandbox *sb);
+/* True when samples are forked from the fork server rather than started
+ * from a fresh interpreter. In namespace mode with a user namespace the
+ * sandbox starts one trusted interpreter (the runner in "zygote" mode)
+ * that preloads the modules programs commonly import and forks a process
+ * per job; that process makes the job's own user, mount, PID, network,
+ * IPC and UTS namespaces, tmpfs, /proc and limits, drops every capability
+ * and loads the same seccomp filter before it reads the job. Isolation is
+ * the same; an interpreter start and the imports per sample are saved. */
+bool sandbox_fork_server(const sandbox *sb);
 
 typedef struct sandbox_job {
     const char *payload; /* handed to the runner after the nonce line */

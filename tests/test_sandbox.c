@@ -26,12 +26,13 @@
 
 static sandbox *sb_auto;
 
-static sandbox *open_sandbox(int isolation, uint64_t mem)
+static sandbox *open_sandbox_ex(int isolation, uint64_t mem, bool no_fork_server)
 {
     sandbox_settings s;
     sandbox_settings_default(&s);
     s.isolation = isolation;
     s.mem_bytes = mem;
+    s.no_fork_server = no_fork_server;
     sandbox *sb = NULL;
     err e = ERR_INIT;
     if (sandbox_open(&sb, &s, &e) < 0) {
@@ -39,6 +40,11 @@ static sandbox *open_sandbox(int isolation, uint64_t mem)
         return NULL;
     }
     return sb;
+}
+
+static sandbox *open_sandbox(int isolation, uint64_t mem)
+{
+    return open_sandbox_ex(isolation, mem, false);
 }
 
 /* Runs HumanEval-style programs ("program" mode) and fills res[0..n). */
@@ -393,12 +399,28 @@ static void hostile_run(sandbox *sb, bool namespaces)
     free(res);
 }
 
+/* The default: namespaces, samples forked from the fork server (this
+ * machine allows user namespaces; a machine that does not would take the
+ * fallbacks tested below). */
 static void test_sandbox__hostile(void)
 {
     sandbox *sb = open_sandbox(SANDBOX_AUTO, 512u << 20);
     CHECK(sb != NULL);
     if (!sb) return;
     CHECK(sandbox_has_namespaces(sb));
+    CHECK_MSG(sandbox_fork_server(sb), "%s", sandbox_downgrade_reason(sb));
+    hostile_run(sb, true);
+    sandbox_close(sb);
+}
+
+/* Namespaces, every sample from a fresh interpreter. */
+static void test_sandbox__hostile_exec(void)
+{
+    sandbox *sb = open_sandbox_ex(SANDBOX_AUTO, 512u << 20, true);
+    CHECK(sb != NULL);
+    if (!sb) return;
+    CHECK(sandbox_has_namespaces(sb));
+    CHECK(!sandbox_fork_server(sb));
     hostile_run(sb, true);
     sandbox_close(sb);
 }
@@ -581,6 +603,7 @@ int main(void)
     RUN(test_sandbox__confinement);
     RUN(test_sandbox__marker_scan);
     RUN(test_sandbox__hostile);
+    RUN(test_sandbox__hostile_exec);
     RUN(test_sandbox__hostile_degraded);
     RUN(test_sandbox__no_persistence);
     RUN(test_sandbox__parallel);
