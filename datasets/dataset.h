@@ -77,7 +77,7 @@ typedef struct task_options {
     double exec_timeout_s;   /* HumanEval: per-program timeout; 0 = the reference's 3 s */
     bool unsafe_no_sandbox;  /* run code without the OS sandbox (explicit opt-in) */
     const char *cache_dir;   /* cached data the scorer derives (EvalPlus expected outputs) */
-    const char *python;      /* interpreter for code tasks; NULL = python3 on PATH */
+    const char *python;      /* interpreter for code tasks; NULL = the system's /usr/bin/python3 */
     const char *sandbox_mode; /* code tasks: NULL/"auto", or force "degraded" or "no-userns"
                                * (root only) to use the sandbox's fallbacks */
 } task_options;

@@ -17,15 +17,15 @@
 const char *const humaneval_stops_codex[] = {"\nclass", "\ndef", "\n#", "\nif", "\nprint", NULL};
 
 const char *const evalplus_stops_base_he[] = {
-    "<|endoftext|>", "<|endofmask|>", "</s>",    "\nif __name__", "\ndef main(", "\nprint(",
-    "\ndef ",        "\nclass ",      "\nimport ", "\nfrom ",       "\nassert ",  NULL};
+    "<|endoftext|>", "<|endofmask|>", "</s>",      "\nif __name__", "\ndef main(", "\nprint(",
+    "\ndef ",        "\nclass ",      "\nimport ", "\nfrom ",       "\nassert ",   NULL};
 
 const char *const evalplus_stops_base_mbpp[] = {
     "<|endoftext|>", "<|endofmask|>", "</s>", "\nif __name__", "\ndef main(", "\nprint(", NULL};
 
-const char *const evalplus_stops_chat[] = {"<|endoftext|>", "<|endofmask|>", "</s>",
-                                           "\nif __name__",  "\ndef main(",   "\nprint(",
-                                           "\n```\n",        NULL};
+const char *const evalplus_stops_chat[] = {
+    "<|endoftext|>", "<|endofmask|>", "</s>",    "\nif __name__",
+    "\ndef main(",   "\nprint(",      "\n```\n", NULL};
 
 static size_t table_len(const char *const *t)
 {
@@ -230,7 +230,8 @@ static int js_input_lists(jscan *j, size_t *count, bool *empty_object)
         *empty_object = true;
         return 0;
     }
-    if (j->pos >= j->n || j->s[j->pos] != '[') return js_fail(j, "expected a list of argument lists");
+    if (j->pos >= j->n || j->s[j->pos] != '[')
+        return js_fail(j, "expected a list of argument lists");
     j->pos++;
     js_ws(j);
     if (j->pos < j->n && j->s[j->pos] == ']') {
@@ -239,7 +240,8 @@ static int js_input_lists(jscan *j, size_t *count, bool *empty_object)
     }
     for (;;) {
         js_ws(j);
-        if (j->pos >= j->n || j->s[j->pos] != '[') return js_fail(j, "an input is not a list of arguments");
+        if (j->pos >= j->n || j->s[j->pos] != '[')
+            return js_fail(j, "an input is not a list of arguments");
         if (js_value(j, 1, NULL) < 0) return ERR_PARSE;
         (*count)++;
         js_ws(j);
@@ -258,11 +260,22 @@ static int js_input_lists(jscan *j, size_t *count, bool *empty_object)
 
 /* ------------------------------------------------------------------ records */
 
-enum field_id { F_TASK_ID, F_PROMPT, F_ENTRY, F_CANONICAL, F_TEST, F_BASE, F_PLUS, F_ATOL, F_COUNT };
+enum field_id {
+    F_TASK_ID,
+    F_PROMPT,
+    F_ENTRY,
+    F_CANONICAL,
+    F_TEST,
+    F_BASE,
+    F_PLUS,
+    F_ATOL,
+    F_COUNT
+};
 
 static const char *const field_names[F_COUNT] = {
-    [F_TASK_ID] = "task_id",   [F_PROMPT] = "prompt",        [F_ENTRY] = "entry_point",
-    [F_CANONICAL] = "canonical_solution", [F_TEST] = "test", [F_BASE] = "base_input",
+    [F_TASK_ID] = "task_id",   [F_PROMPT] = "prompt",
+    [F_ENTRY] = "entry_point", [F_CANONICAL] = "canonical_solution",
+    [F_TEST] = "test",         [F_BASE] = "base_input",
     [F_PLUS] = "plus_input",   [F_ATOL] = "atol",
 };
 
@@ -391,9 +404,8 @@ STATIC int he_parse_record(const char *line, size_t len, const char *where, int 
         if (!(p->atol >= 0) || p->atol > 1)
             return err_set(e, ERR_PARSE, "%s: field \"atol\" out of range (%s)", where, tmp);
         for (int f = F_BASE; f <= F_PLUS; f++) {
-            const char *raw = empty_obj[f]
-                                  ? arena_strdup(a, "[]")
-                                  : arena_strndup(a, line + span_at[f], span_len[f]);
+            const char *raw = empty_obj[f] ? arena_strdup(a, "[]")
+                                           : arena_strndup(a, line + span_at[f], span_len[f]);
             if (!raw) return err_set(e, ERR_NOMEM, "out of memory");
             if (f == F_BASE) {
                 p->base_input = raw;
@@ -406,7 +418,8 @@ STATIC int he_parse_record(const char *line, size_t len, const char *where, int 
     }
     return 0;
 bad:
-    return err_set(e, ERR_PARSE, "%s:%zu: %s", where, j.pos + 1, j.what ? j.what : "malformed JSON");
+    return err_set(e, ERR_PARSE, "%s:%zu: %s", where, j.pos + 1,
+                   j.what ? j.what : "malformed JSON");
 }
 
 int humaneval_load_file(const char *path, int family, arena *a, item_set *out, err *e)
@@ -534,7 +547,8 @@ int humaneval_build(const task_options *o, const char *arg, const item *it, aren
             stops = evalplus_stops_chat;
             chat_message *m = arena_calloc(a, 1, sizeof *m);
             char *body = strip_ws(a, p->prompt);
-            char *user = body ? arena_printf(a, "%s%s\n```\n", EVALPLUS_CHAT_USER_PREFIX, body) : NULL;
+            char *user =
+                body ? arena_printf(a, "%s%s\n```\n", EVALPLUS_CHAT_USER_PREFIX, body) : NULL;
             if (!m || !user) return err_set(e, ERR_NOMEM, "out of memory");
             m->role = "user";
             m->content = user;

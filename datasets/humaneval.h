@@ -39,17 +39,17 @@ enum he_family {
 };
 
 typedef struct he_problem {
-    const char *task_id;     /* "HumanEval/0", "Mbpp/2" */
-    const char *prompt;      /* what the model continues (HumanEval) or is asked (MBPP+) */
-    const char *entry_point; /* a Python identifier */
-    const char *canonical;   /* canonical_solution */
-    const char *test;        /* HumanEval: the check(candidate) source (HumanEval+ has it too,
-                              * unused; NULL for MBPP+ and HumanEval+ Mini) */
-    const char *base_input;  /* EvalPlus: exact JSON text of the base input lists; else NULL */
-    const char *plus_input;  /* EvalPlus: the same for the plus inputs ("[]" when none) */
-    size_t n_base, n_plus;   /* number of input lists in each */
-    double atol;             /* EvalPlus float tolerance (0 = exact) */
-    int family;              /* enum he_family */
+    const char *task_id;        /* "HumanEval/0", "Mbpp/2" */
+    const char *prompt;         /* what the model continues (HumanEval) or is asked (MBPP+) */
+    const char *entry_point;    /* a Python identifier */
+    const char *canonical;      /* canonical_solution */
+    const char *test;           /* HumanEval: the check(candidate) source (HumanEval+ has it too,
+                                 * unused; NULL for MBPP+ and HumanEval+ Mini) */
+    const char *base_input;     /* EvalPlus: exact JSON text of the base input lists; else NULL */
+    const char *plus_input;     /* EvalPlus: the same for the plus inputs ("[]" when none) */
+    size_t n_base, n_plus;      /* number of input lists in each */
+    double atol;                /* EvalPlus float tolerance (0 = exact) */
+    int family;                 /* enum he_family */
     const char *dataset_sha256; /* of the file the record came from (cache key) */
 } he_problem;
 
@@ -68,20 +68,21 @@ int humaneval_build(const task_options *o, const char *arg, const item *it, aren
                     err *e);
 
 /* Stop strings of each style (NULL-terminated tables). */
-extern const char *const humaneval_stops_codex[];   /* "\nclass", "\ndef", "\n#", "\nif", "\nprint" */
-extern const char *const evalplus_stops_base_he[];  /* EvalPlus base models on HumanEval+ */
-extern const char *const evalplus_stops_base_mbpp[];/* EvalPlus base models on MBPP+ */
-extern const char *const evalplus_stops_chat[];     /* EvalPlus chat models */
+extern const char *const humaneval_stops_codex[]; /* "\nclass", "\ndef", "\n#", "\nif", "\nprint" */
+extern const char *const evalplus_stops_base_he[];   /* EvalPlus base models on HumanEval+ */
+extern const char *const evalplus_stops_base_mbpp[]; /* EvalPlus base models on MBPP+ */
+extern const char *const evalplus_stops_chat[];      /* EvalPlus chat models */
 
 /* The lm-eval humaneval_instruct and EvalPlus chat wrappers (tests check them). */
-#define HUMANEVAL_CHAT_USER_PREFIX \
-    "Write a solution to the following problem and make sure that it passes the tests:\n```python\n"
+#define HUMANEVAL_CHAT_USER_PREFIX                                                                 \
+    "Write a solution to the following problem and make sure that it passes the "                  \
+    "tests:\n```python\n"
 #define HUMANEVAL_CHAT_ASSISTANT_PREFIX "Here is the completed function:\n```python\n"
-#define EVALPLUS_CHAT_USER_PREFIX                                                                \
-    "Please provide a self-contained Python script that solves the following problem in a " \
+#define EVALPLUS_CHAT_USER_PREFIX                                                                  \
+    "Please provide a self-contained Python script that solves the following problem in a "        \
     "markdown code block:\n```\n"
-#define EVALPLUS_CHAT_ASSISTANT_PREFIX                                                            \
-    "Below is a Python script with a self-contained function that solves the problem and passes " \
+#define EVALPLUS_CHAT_ASSISTANT_PREFIX                                                             \
+    "Below is a Python script with a self-contained function that solves the problem and passes "  \
     "corresponding tests:\n```python\n"
 
 #endif

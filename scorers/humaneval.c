@@ -18,11 +18,11 @@
 #include "metric.h"
 #include "sandbox_runner.h"
 
-#define HE_FLOOR_S 3.0      /* human-eval's timeout, our CPU floor */
-#define EP_FLOOR_S 4.0      /* EvalPlus's per-input floor */
-#define CANON_FACTOR 4.0    /* budget = max(floor, factor x canonical CPU time) */
-#define WALL_FACTOR 2.0     /* wall-clock backstop = factor x the CPU budget */
-#define SETUP_RETRIES 2     /* reruns of a job whose sandbox could not be set up */
+#define HE_FLOOR_S    3.0 /* human-eval's timeout, our CPU floor */
+#define EP_FLOOR_S    4.0 /* EvalPlus's per-input floor */
+#define CANON_FACTOR  4.0 /* budget = max(floor, factor x canonical CPU time) */
+#define WALL_FACTOR   2.0 /* wall-clock backstop = factor x the CPU budget */
+#define SETUP_RETRIES 2   /* reruns of a job whose sandbox could not be set up */
 
 /* ------------------------------------------------------------------ completions */
 
@@ -142,7 +142,8 @@ int humaneval_sandbox_open(const task_options *o, sandbox **out, cJSON *info, er
     } else if (strcmp(mode, "no-userns") == 0) {
         s.isolation = SANDBOX_NO_USERNS;
     } else {
-        return err_set(e, ERR_USAGE, "sandbox mode \"%s\" is not auto, degraded or no-userns", mode);
+        return err_set(e, ERR_USAGE, "sandbox mode \"%s\" is not auto, degraded or no-userns",
+                       mode);
     }
     int r = sandbox_open(out, &s, e);
     if (r < 0) return r;
@@ -194,8 +195,10 @@ static const char *frame_text(const sandbox_result *r, const char *key)
 static const char *signal_name(int sig, char *buf, size_t n)
 {
     const char *abbrev = sig > 0 ? sigabbrev_np(sig) : NULL;
-    if (abbrev) snprintf(buf, n, "SIG%s", abbrev);
-    else snprintf(buf, n, "signal %d", sig);
+    if (abbrev)
+        snprintf(buf, n, "SIG%s", abbrev);
+    else
+        snprintf(buf, n, "signal %d", sig);
     return buf;
 }
 
@@ -236,7 +239,8 @@ static int classify(const sandbox_result *r, const char *v, const char *exc, are
     case SANDBOX_KILL_CPU:
         *reason = sandbox_kill_name(r->kill);
         return OUTCOME_TIMEOUT;
-    default: break;
+    default:
+        break;
     }
     if (r->channel_corrupt) {
         *reason = "the program wrote on the result channel";
@@ -381,7 +385,8 @@ static void job_program(sandbox_job *j, const char *payload, double cpu)
 
 int humaneval_score(const score_ctx *c, const sample_view *s, size_t n, score_record *out, err *e)
 {
-    if (!c || !c->a || (n && (!s || !out))) return err_set(e, ERR_INVALID, "humaneval_score: bad arguments");
+    if (!c || !c->a || (n && (!s || !out)))
+        return err_set(e, ERR_INVALID, "humaneval_score: bad arguments");
     int ret = check_samples(s, n, false, e);
     if (ret < 0) return ret;
     const task_options *o = c->o;
@@ -435,8 +440,9 @@ int humaneval_score(const score_ctx *c, const sample_view *s, size_t n, score_re
         strmap canon = STRMAP_INIT; /* task_id -> budget (ms) + 1 */
         for (size_t j = 0; j < nj && ret == 0; j++) {
             const char *v = frame_text(&res[j], "result");
-            bool slow = (v && strcmp(v, "timed out") == 0) ||
-                        (!v && (res[j].kill == SANDBOX_KILL_WALL || res[j].kill == SANDBOX_KILL_CPU));
+            bool slow =
+                (v && strcmp(v, "timed out") == 0) ||
+                (!v && (res[j].kill == SANDBOX_KILL_WALL || res[j].kill == SANDBOX_KILL_CPU));
             if (!slow) continue;
             const he_problem *p = s[sample_of[j]].it->data;
             size_t ms;
@@ -464,8 +470,8 @@ int humaneval_score(const score_ctx *c, const sample_view *s, size_t n, score_re
             double b = (double)(ms - 1) / 1000.0;
             if (ret == 0 && b > budget[sample_of[j]] + 1e-9) {
                 size_t i = sample_of[j];
-                const char *program = humaneval_program(a, p->prompt, completion[i], p->test,
-                                                         p->entry_point);
+                const char *program =
+                    humaneval_program(a, p->prompt, completion[i], p->test, p->entry_point);
                 const char *pl = program ? program_payload(a, b, program) : NULL;
                 if (!pl) {
                     ret = err_set(e, ERR_NOMEM, "out of memory");
@@ -566,10 +572,10 @@ int humaneval_aggregate(const score_ctx *c, const sample_view *s, const score_re
  * text (it goes back into candidates' payloads verbatim), and its CPU times. */
 typedef struct ep_truth {
     const item *it;
-    char *data;       /* JSON {"base": [...], "plus": [...], "base_time": [...], "plus_time": [...]} */
+    char *data; /* JSON {"base": [...], "plus": [...], "base_time": [...], "plus_time": [...]} */
     double *base_time, *plus_time;
-    char *header;     /* the shared part of candidates' payloads */
-    double job_cpu;   /* RLIMIT budget of a candidate run */
+    char *header;   /* the shared part of candidates' payloads */
+    double job_cpu; /* RLIMIT budget of a candidate run */
 } ep_truth;
 
 static void truth_release(ep_truth *t)
@@ -759,9 +765,12 @@ static int truths_get(sandbox *sb, const task_options *o, arena *a, ep_truth *tr
             char *d = f ? strndup(f->data, f->len) : NULL;
             if (!f || !d || !truth_set(t, d)) {
                 const char *why = frame_text(&res[m], "error");
-                ret = err_set(e, ERR_SANDBOX,
-                              "%s: the canonical solution gave no expected outputs (%s)", p->task_id,
-                              why ? why : res[m].kill ? sandbox_kill_name(res[m].kill) : "no answer");
+                ret =
+                    err_set(e, ERR_SANDBOX,
+                            "%s: the canonical solution gave no expected outputs (%s)", p->task_id,
+                            why           ? why
+                            : res[m].kill ? sandbox_kill_name(res[m].kill)
+                                          : "no answer");
                 goto out;
             }
         }
@@ -775,11 +784,13 @@ static int truths_get(sandbox *sb, const task_options *o, arena *a, ep_truth *tr
             }
             for (size_t m = 0; m < n_missing && !r; m++) {
                 const ep_truth *t = &truths[missing[m]];
-                r = buf_printf(&all, "%s\t%s\n", ((const he_problem *)t->it->data)->task_id, t->data);
+                r = buf_printf(&all, "%s\t%s\n", ((const he_problem *)t->it->data)->task_id,
+                               t->data);
             }
             err we = ERR_INIT;
             char *dir = arena_printf(a, "%s/evalplus", o->cache_dir);
-            if (!r && dir && dir_create(dir, &we) == 0) file_write_atomic(path, all.data, all.len, &we);
+            if (!r && dir && dir_create(dir, &we) == 0)
+                file_write_atomic(path, all.data, all.len, &we);
             /* A cache that cannot be written only costs time next run. */
             buf_release(&all);
         }
@@ -818,8 +829,9 @@ static int truth_header(ep_truth *t, double floor)
             r = buf_printf(&b, "%s%.3f", i ? "," : "", lim);
         }
     }
-    if (!r) r = buf_printf(&b, "]},\"exec_cpu\":%.3f,\"wall_factor\":%.1f,\"sanitize\":", floor,
-                           WALL_FACTOR);
+    if (!r)
+        r = buf_printf(&b, "]},\"exec_cpu\":%.3f,\"wall_factor\":%.1f,\"sanitize\":", floor,
+                       WALL_FACTOR);
     if (r < 0) {
         buf_release(&b);
         return ERR_NOMEM;
@@ -841,7 +853,8 @@ static const char *status_word(const char *v)
 
 int evalplus_score(const score_ctx *c, const sample_view *s, size_t n, score_record *out, err *e)
 {
-    if (!c || !c->a || (n && (!s || !out))) return err_set(e, ERR_INVALID, "evalplus_score: bad arguments");
+    if (!c || !c->a || (n && (!s || !out)))
+        return err_set(e, ERR_INVALID, "evalplus_score: bad arguments");
     int ret = check_samples(s, n, true, e);
     if (ret < 0) return ret;
     const task_options *o = c->o;
@@ -904,7 +917,8 @@ int evalplus_score(const score_ctx *c, const sample_view *s, size_t n, score_rec
             blank[i] = all_blank(raw);
         } else {
             const char *cut = humaneval_truncate(
-                a, raw, p->family == HE_EVALPLUS_HE ? evalplus_stops_base_he : evalplus_stops_base_mbpp);
+                a, raw,
+                p->family == HE_EVALPLUS_HE ? evalplus_stops_base_he : evalplus_stops_base_mbpp);
             char *head = humaneval_py_strip(a, p->prompt);
             solution = cut && head ? arena_printf(a, "%s\n%s", head, cut) : NULL;
             blank[i] = cut && all_blank(cut);
@@ -949,8 +963,9 @@ int evalplus_score(const score_ctx *c, const sample_view *s, size_t n, score_rec
         }
         int oc = poc;
         const char *reason = poc == OUTCOME_CORRECT ? NULL
-                             : boc != OUTCOME_CORRECT ? arena_printf(a, "base: %s", breason ? breason : bresult)
-                                                      : arena_printf(a, "plus: %s", preason ? preason : presult);
+                             : boc != OUTCOME_CORRECT
+                                 ? arena_printf(a, "base: %s", breason ? breason : bresult)
+                                 : arena_printf(a, "plus: %s", preason ? preason : presult);
         if (oc != OUTCOME_CORRECT && blank[i]) {
             oc = OUTCOME_NO_ANSWER;
             reason = "no code in the completion";
@@ -976,7 +991,10 @@ int evalplus_score(const score_ctx *c, const sample_view *s, size_t n, score_rec
         cJSON_AddStringToObject(f, "plus", boc == OUTCOME_CORRECT ? status_word(plus) : "fail");
         cJSON_AddStringToObject(f, "base_result", bresult);
         cJSON_AddStringToObject(f, "plus_result", presult);
-        cJSON_AddStringToObject(f, "result", poc == OUTCOME_CORRECT ? "passed" : boc != OUTCOME_CORRECT ? bresult : presult);
+        cJSON_AddStringToObject(f, "result",
+                                poc == OUTCOME_CORRECT   ? "passed"
+                                : boc != OUTCOME_CORRECT ? bresult
+                                                         : presult);
         add_run_fields(f, r);
         out[i].fields = f;
     }
@@ -1040,7 +1058,9 @@ int evalplus_sanitize(sandbox *sb, const char *code, const char *entry_point, ar
     if (!f) {
         const char *why = frame_text(&res, "error");
         r = err_set(e, ERR_SANDBOX, "sanitize: no answer (%s)",
-                    why ? why : res.kill ? sandbox_kill_name(res.kill) : "the runner died");
+                    why        ? why
+                    : res.kill ? sandbox_kill_name(res.kill)
+                               : "the runner died");
     } else {
         *out = arena_memdup(a, f->data, f->len);
         if (!*out) r = err_set(e, ERR_NOMEM, "out of memory");

@@ -14,7 +14,8 @@
  * plus inputs; outputs are compared with those of the canonical solution,
  * computed once in the same sandbox and cached in
  * <task_options.cache_dir>/evalplus/ keyed by the dataset's sha256 (plus the
- * runner's and the interpreter's version). Metrics: base_pass@k and plus_pass@k (plus = base and plus).
+ * runner's and the interpreter's version). Metrics: base_pass@k and plus_pass@k (plus = base and
+ * plus).
  *
  * Time limits do not depend on the machine's load: each program gets a
  * CPU-time budget max(floor, 4 x the canonical solution's CPU time on this

@@ -66,18 +66,18 @@
 #define MFD_ALLOW_SEALING 0x0002U
 #endif
 #ifndef F_ADD_SEALS
-#define F_ADD_SEALS 1033
-#define F_SEAL_SEAL 0x0001
+#define F_ADD_SEALS   1033
+#define F_SEAL_SEAL   0x0001
 #define F_SEAL_SHRINK 0x0002
-#define F_SEAL_GROW 0x0004
-#define F_SEAL_WRITE 0x0008
+#define F_SEAL_GROW   0x0004
+#define F_SEAL_WRITE  0x0008
 #endif
 
 #define SANDBOX_INNER_ID 1000 /* uid/gid of the sample inside its user namespace */
-#define NONCE_HEX 32
-#define STATUS_CAP 4096
-#define DRAIN_S 1.0 /* how long to wait for pipes to close after the tree died */
-#define DONE_GRACE_S 0.5
+#define NONCE_HEX        32
+#define STATUS_CAP       4096
+#define DRAIN_S          1.0 /* how long to wait for pipes to close after the tree died */
+#define DONE_GRACE_S     0.5
 
 enum level { LVL_USERNS, LVL_NS_ROOT, LVL_DEGRADED, LVL_NONE };
 
@@ -92,33 +92,33 @@ struct sandbox {
     sandbox_settings s;
     char *python;
     int level;
-    bool root;                 /* the harness runs with euid 0 */
-    uid_t sample_uid;          /* outer identity of the sample */
+    bool root;        /* the harness runs with euid 0 */
+    uid_t sample_uid; /* outer identity of the sample */
     gid_t sample_gid;
-    int landlock_abi;          /* 0 = none */
+    int landlock_abi; /* 0 = none */
     bool has_proc;
     char pyver[32];
     char reason[512];
     char level_name[64];
-    int runner_fd;             /* sealed memfd with the runner */
+    int runner_fd; /* sealed memfd with the runner */
     int devnull_fd;
-    struct sock_filter *bpf;   /* namespace-mode seccomp program */
+    struct sock_filter *bpf; /* namespace-mode seccomp program */
     unsigned short bpf_len;
     struct sock_filter *bpf_strict; /* degraded mode's, with PID_PLACEHOLDER */
     unsigned short bpf_strict_len;
     struct sock_filter *bpf_zygote; /* the fork server's */
     unsigned short bpf_zygote_len;
     struct zygote {
-        pid_t pid;        /* A of its tree, or -1 */
-        int pidfd, ctl;   /* its pidfd, our end of its control socket */
+        pid_t pid;                 /* A of its tree, or -1 */
+        int pidfd, ctl;            /* its pidfd, our end of its control socket */
         int res_fd, st_fd, out_fd; /* its pipes, kept open */
         unsigned long next_job;
-        bool enabled;     /* jobs go through it */
+        bool enabled; /* jobs go through it */
     } zy;
     mirror *mirrors;
     size_t n_mirrors;
-    char newroot[64];          /* where B builds the new root before pivot_root */
-    char *host_base;           /* degraded/none: base of the private dirs (removed at close) */
+    char newroot[64]; /* where B builds the new root before pivot_root */
+    char *host_base;  /* degraded/none: base of the private dirs (removed at close) */
     char *argv[8];
     char *env_ns[12];
 };
@@ -144,12 +144,18 @@ int sandbox_cpu_count(void)
 const char *sandbox_kill_name(int kill)
 {
     switch (kill) {
-    case SANDBOX_KILL_WALL: return "wall time limit";
-    case SANDBOX_KILL_STARTUP: return "startup time limit";
-    case SANDBOX_KILL_OUTPUT: return "output limit";
-    case SANDBOX_KILL_RESULT: return "result limit";
-    case SANDBOX_KILL_CPU: return "cpu time limit";
-    default: return NULL;
+    case SANDBOX_KILL_WALL:
+        return "wall time limit";
+    case SANDBOX_KILL_STARTUP:
+        return "startup time limit";
+    case SANDBOX_KILL_OUTPUT:
+        return "output limit";
+    case SANDBOX_KILL_RESULT:
+        return "result limit";
+    case SANDBOX_KILL_CPU:
+        return "cpu time limit";
+    default:
+        return NULL;
     }
 }
 
@@ -173,9 +179,18 @@ const sandbox_frame *sandbox_result_frame(const sandbox_result *r, const char *k
     return NULL;
 }
 
-const char *sandbox_level(const sandbox *sb) { return sb->level_name; }
-const char *sandbox_python_version(const sandbox *sb) { return sb->pyver; }
-const char *sandbox_downgrade_reason(const sandbox *sb) { return sb->reason; }
+const char *sandbox_level(const sandbox *sb)
+{
+    return sb->level_name;
+}
+const char *sandbox_python_version(const sandbox *sb)
+{
+    return sb->pyver;
+}
+const char *sandbox_downgrade_reason(const sandbox *sb)
+{
+    return sb->reason;
+}
 
 bool sandbox_fork_server(const sandbox *sb)
 {
@@ -258,16 +273,64 @@ static unsigned long statvfs_mount_flags(const char *path)
 
 /* Syscalls no sample needs that widen the attack surface (SCORING.md 1.9). */
 static const char *const deny_eperm[] = {
-    "ptrace", "process_vm_readv", "process_vm_writev", "kcmp", "perf_event_open", "bpf",
-    "userfaultfd", "keyctl", "add_key", "request_key", "mount", "umount2", "pivot_root",
-    "chroot", "move_mount", "open_tree", "fsopen", "fsmount", "fsconfig", "fspick",
-    "mount_setattr", "setns", "unshare", "swapon", "swapoff", "reboot", "kexec_load",
-    "kexec_file_load", "init_module", "finit_module", "delete_module", "acct", "quotactl",
-    "quotactl_fd", "syslog", "settimeofday", "clock_settime", "clock_adjtime", "adjtimex",
-    "sethostname", "setdomainname", "iopl", "ioperm", "modify_ldt", "lookup_dcookie",
-    "open_by_handle_at", "name_to_handle_at", "mknod", "mknodat", "fanotify_init", "vhangup",
-    "io_uring_setup", "io_uring_enter", "io_uring_register", "setrlimit",
-    "landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self",
+    "ptrace",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "perf_event_open",
+    "bpf",
+    "userfaultfd",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsmount",
+    "fsconfig",
+    "fspick",
+    "mount_setattr",
+    "setns",
+    "unshare",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "acct",
+    "quotactl",
+    "quotactl_fd",
+    "syslog",
+    "settimeofday",
+    "clock_settime",
+    "clock_adjtime",
+    "adjtimex",
+    "sethostname",
+    "setdomainname",
+    "iopl",
+    "ioperm",
+    "modify_ldt",
+    "lookup_dcookie",
+    "open_by_handle_at",
+    "name_to_handle_at",
+    "mknod",
+    "mknodat",
+    "fanotify_init",
+    "vhangup",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "setrlimit",
+    "landlock_create_ruleset",
+    "landlock_add_rule",
+    "landlock_restrict_self",
 };
 
 static int rule_errno(scmp_filter_ctx ctx, int errnum, const char *name, unsigned n,
@@ -311,8 +374,7 @@ static scmp_filter_ctx filter_build(int kind, pid_t self)
     /* Limits may be read, never raised or lowered. */
     if (rc == 0 && !zygote) rc = rule_errno(ctx, EPERM, "prlimit64", 1, SCMP_A2(SCMP_CMP_NE, 0));
     /* personality(0xffffffff) only queries. */
-    if (rc == 0)
-        rc = rule_errno(ctx, EPERM, "personality", 1, SCMP_A0(SCMP_CMP_NE, 0xffffffffUL));
+    if (rc == 0) rc = rule_errno(ctx, EPERM, "personality", 1, SCMP_A0(SCMP_CMP_NE, 0xffffffffUL));
     /* No network families: the namespace has no network anyway. */
     if (rc == 0)
         rc = strict ? rule_errno(ctx, EAFNOSUPPORT, "socket", 0, none)
@@ -320,8 +382,8 @@ static scmp_filter_ctx filter_build(int kind, pid_t self)
     /* clone3 hides its flags behind a pointer: make glibc fall back to clone. */
     if (rc == 0) rc = rule_errno(ctx, ENOSYS, "clone3", 0, none);
     /* No new namespaces through clone either. */
-    static const unsigned long ns_flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,
-                                             CLONE_NEWNET,  CLONE_NEWIPC, CLONE_NEWUTS,
+    static const unsigned long ns_flags[] = {CLONE_NEWUSER,  CLONE_NEWNS,  CLONE_NEWPID,
+                                             CLONE_NEWNET,   CLONE_NEWIPC, CLONE_NEWUTS,
                                              CLONE_NEWCGROUP};
     for (size_t i = 0; i < ARRAY_LEN(ns_flags) && rc == 0 && !zygote; i++)
         rc = rule_errno(ctx, EPERM, "clone", 1,
@@ -332,16 +394,13 @@ static scmp_filter_ctx filter_build(int kind, pid_t self)
         rc = rule_errno(ctx, EAGAIN, "fork", 0, none);
         if (rc == 0) rc = rule_errno(ctx, EAGAIN, "vfork", 0, none);
         if (rc == 0)
-            rc = rule_errno(ctx, EAGAIN, "clone", 1,
-                            SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+            rc = rule_errno(ctx, EAGAIN, "clone", 1, SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
         /* Signals only to itself: kill(getppid()), kill(-1) and killpg
          * would otherwise reach every process of the uid. */
         if (rc == 0) rc = rule_errno(ctx, EPERM, "kill", 1, SCMP_A0(SCMP_CMP_NE, (uint64_t)self));
+        if (rc == 0) rc = rule_errno(ctx, EPERM, "tgkill", 1, SCMP_A0(SCMP_CMP_NE, (uint64_t)self));
         if (rc == 0)
-            rc = rule_errno(ctx, EPERM, "tgkill", 1, SCMP_A0(SCMP_CMP_NE, (uint64_t)self));
-        if (rc == 0)
-            rc = rule_errno(ctx, EPERM, "rt_sigqueueinfo", 1,
-                            SCMP_A0(SCMP_CMP_NE, (uint64_t)self));
+            rc = rule_errno(ctx, EPERM, "rt_sigqueueinfo", 1, SCMP_A0(SCMP_CMP_NE, (uint64_t)self));
         if (rc == 0)
             rc = rule_errno(ctx, EPERM, "rt_tgsigqueueinfo", 1,
                             SCMP_A0(SCMP_CMP_NE, (uint64_t)self));
@@ -505,8 +564,8 @@ typedef struct spawn_ctx {
     const sandbox *sb;
     const sandbox_job *job;
     pid_t harness;
-    int fds[8];         /* in the harness: what becomes 0..7 in the child (7: -1 = none) */
-    bool zygote;        /* this is the fork server: its limits and filter */
+    int fds[8];          /* in the harness: what becomes 0..7 in the child (7: -1 = none) */
+    bool zygote;         /* this is the fork server: its limits and filter */
     const char *workdir; /* degraded/none: the private host dir */
     char *const *envp;
 } spawn_ctx;
@@ -864,11 +923,9 @@ static void run_outer(const spawn_ctx *c)
         if (sb->level == LVL_DEGRADED) {
             child_clear_caps();
             if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) child_die("prctl(NO_NEW_PRIVS)");
-            if (sb->landlock_abi > 0 && landlock_apply(sb, c->workdir) != 0)
-                child_die("landlock");
+            if (sb->landlock_abi > 0 && landlock_apply(sb, c->workdir) != 0) child_die("landlock");
             /* Our copy of the program (after fork) is ours to patch. */
-            if (filter_load(sb->bpf_strict, sb->bpf_strict_len, true) != 0)
-                child_die("seccomp");
+            if (filter_load(sb->bpf_strict, sb->bpf_strict_len, true) != 0) child_die("seccomp");
         }
         child_exec(c);
     }
@@ -1073,10 +1130,14 @@ static int zygote_start(sandbox *sb, err *e)
         goto out;
     }
     sandbox_job job = SANDBOX_JOB_INIT;
-    spawn_ctx c = {sb, &job, getpid(),
-                   {sb->devnull_fd, out_p[1], out_p[1], sb->runner_fd, res_p[1], payload_fd,
-                    st_p[1], sv[1]},
-                   true, NULL, envp};
+    spawn_ctx c = {
+        sb,
+        &job,
+        getpid(),
+        {sb->devnull_fd, out_p[1], out_p[1], sb->runner_fd, res_p[1], payload_fd, st_p[1], sv[1]},
+        true,
+        NULL,
+        envp};
     pid_t pid = fork();
     if (pid < 0) {
         ret = err_errno(e, "sandbox: fork");
@@ -1158,7 +1219,10 @@ static int zygote_check(sandbox *sb, err *e)
         const sandbox_frame *f = sandbox_result_frame(&r, "result");
         if (!f || strcmp(f->data, "passed") != 0)
             ret = err_set(e, ERR_SANDBOX, "its check failed: %s",
-                          r.setup_error ? r.setup_error : f ? f->data : r.err.len ? r.err.data : "no answer");
+                          r.setup_error ? r.setup_error
+                          : f           ? f->data
+                          : r.err.len   ? r.err.data
+                                        : "no answer");
     }
     sandbox_result_release(&r);
     return ret;
@@ -1209,8 +1273,8 @@ static void zygote_kill_job(sandbox *sb, slot *sl)
 /* Starts job `j` in `sl`. Failures that concern only this job (a setup
  * step) are recorded in the result; the return value is < 0 only when the
  * harness itself is out of resources. */
-static int slot_start(sandbox *sb, slot *sl, const sandbox_job *job, size_t j,
-                      sandbox_result *res, err *e)
+static int slot_start(sandbox *sb, slot *sl, const sandbox_job *job, size_t j, sandbox_result *res,
+                      err *e)
 {
     int ret = 0;
     int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, res_p[2] = {-1, -1}, st_p[2] = {-1, -1};
@@ -1287,10 +1351,14 @@ static int slot_start(sandbox *sb, slot *sl, const sandbox_job *job, size_t j,
         /* The fork server has its own copies now. */
         sl->busy = true;
     } else {
-        spawn_ctx c = {sb, job, getpid(),
-                       {sb->devnull_fd, out_p[1], err_p[1], sb->runner_fd, res_p[1], payload_fd,
-                        st_p[1], -1},
-                       false, sl->workdir, sl->envp};
+        spawn_ctx c = {
+            sb,
+            job,
+            getpid(),
+            {sb->devnull_fd, out_p[1], err_p[1], sb->runner_fd, res_p[1], payload_fd, st_p[1], -1},
+            false,
+            sl->workdir,
+            sl->envp};
         pid_t pid = fork();
         if (pid < 0) {
             ret = err_errno(e, "sandbox: fork");
@@ -1518,7 +1586,8 @@ static void slot_read(sandbox *sb, slot *sl, sandbox_result *res, const sandbox_
 {
     if (sl->out_fd >= 0) pipe_read(&sl->out_fd, &res->out, sb->s.out_cap, &res->out_total);
     if (sl->err_fd >= 0) pipe_read(&sl->err_fd, &res->err, sb->s.out_cap, &res->err_total);
-    if (res->out_total + res->err_total > sb->s.out_hard) slot_kill(sb, sl, res, SANDBOX_KILL_OUTPUT);
+    if (res->out_total + res->err_total > sb->s.out_hard)
+        slot_kill(sb, sl, res, SANDBOX_KILL_OUTPUT);
     if (sl->res_fd >= 0) {
         size_t cap = job->result_cap ? job->result_cap : (1u << 20);
         uint64_t before = res->chan_.len;
@@ -1580,8 +1649,7 @@ static void slot_finish(sandbox *sb, slot *sl, sandbox_result *res)
             int st;
             long long cpu_us;
             long rss;
-            if (sscanf(tmp, "S %d %lld %ld", &st, &cpu_us, &rss) == 3 && cpu_us >= 0 &&
-                rss >= 0) {
+            if (sscanf(tmp, "S %d %lld %ld", &st, &cpu_us, &rss) == 3 && cpu_us >= 0 && rss >= 0) {
                 /* The runner's own usage, as B saw it when reaping it. */
                 runner_status = st;
                 have_status = true;
@@ -1662,10 +1730,11 @@ int sandbox_run_many(sandbox *sb, const sandbox_job *jobs, size_t n, int workers
         for (int i = 0; i < workers; i++) {
             slot *sl = &slots[i];
             if (!sl->busy) continue;
-            int fds[5] = {sl->out_fd, sl->err_fd, sl->res_fd, sl->st_fd, sl->exited ? -1 : sl->pidfd};
+            int fds[5] = {sl->out_fd, sl->err_fd, sl->res_fd, sl->st_fd,
+                          sl->exited ? -1 : sl->pidfd};
             for (int k = 0; k < 5; k++)
                 if (fds[k] >= 0) pfd[np++] = (struct pollfd){fds[k], POLLIN, 0};
-            double dl = sl->exited ? sl->exit_time + DRAIN_S
+            double dl = sl->exited   ? sl->exit_time + DRAIN_S
                         : sl->killed ? sl->kill_time + (sl->group_killed ? 0.05 : 1.0)
                                      : sl->deadline;
             if (dl < wake) wake = dl;
@@ -1700,9 +1769,10 @@ int sandbox_run_many(sandbox *sb, const sandbox_job *jobs, size_t n, int workers
             sandbox_result *res = &results[sl->job];
             slot_read(sb, sl, res, &jobs[sl->job]);
             if (!sl->exited && !sl->killed && now >= sl->deadline)
-                slot_kill(sb, sl, res, res->done ? SANDBOX_KILL_NONE
-                                       : res->ready ? SANDBOX_KILL_WALL
-                                                    : SANDBOX_KILL_STARTUP);
+                slot_kill(sb, sl, res,
+                          res->done    ? SANDBOX_KILL_NONE
+                          : res->ready ? SANDBOX_KILL_WALL
+                                       : SANDBOX_KILL_STARTUP);
             if (!sl->zjob && !sl->exited && sl->killed && now >= sl->kill_time + 1.0)
                 slot_kill_group(sl);
             if (!sl->exited && sl->zjob && sl->out_fd < 0 && sl->err_fd < 0 && sl->res_fd < 0 &&
@@ -1767,8 +1837,8 @@ static int mirrors_add(sandbox *sb, const char *path, const char *link, err *e)
  * installation when it lives elsewhere. */
 static int mirrors_plan(sandbox *sb, err *e)
 {
-    static const char *const tops[] = {"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64",
-                                       "/libx32"};
+    static const char *const tops[] = {"/usr",   "/bin",   "/sbin",  "/lib",
+                                       "/lib32", "/lib64", "/libx32"};
     for (size_t i = 0; i < ARRAY_LEN(tops); i++) {
         struct stat st;
         if (lstat(tops[i], &st) != 0) continue;
@@ -1806,17 +1876,16 @@ static int mirrors_plan(sandbox *sb, err *e)
  * source or (after the probe) "\0" + marshal of {"code", "path"}, where
  * path is the sys.path a normal start has (we start with -S, skipping
  * site's .pth processing, for speed). */
-static const char bootstrap[] =
-    "import os, sys, marshal\n"
-    "_r = os.pread(3, os.fstat(3).st_size, 0)\n"
-    "os.close(3)\n"
-    "if _r[:1] == b'\\0':\n"
-    "    _d = marshal.loads(_r[1:])\n"
-    "    sys.path[:] = _d['path']\n"
-    "    _c = _d['code']\n"
-    "else:\n"
-    "    _c = compile(_r, '<tally-runner>', 'exec')\n"
-    "exec(_c, {'__name__': '__tally_runner__'})\n";
+static const char bootstrap[] = "import os, sys, marshal\n"
+                                "_r = os.pread(3, os.fstat(3).st_size, 0)\n"
+                                "os.close(3)\n"
+                                "if _r[:1] == b'\\0':\n"
+                                "    _d = marshal.loads(_r[1:])\n"
+                                "    sys.path[:] = _d['path']\n"
+                                "    _c = _d['code']\n"
+                                "else:\n"
+                                "    _c = compile(_r, '<tally-runner>', 'exec')\n"
+                                "exec(_c, {'__name__': '__tally_runner__'})\n";
 
 static int argv_build(sandbox *sb)
 {
@@ -1834,10 +1903,17 @@ static void level_name_set(sandbox *sb)
 {
     const char *n = "none";
     switch (sb->level) {
-    case LVL_USERNS: n = sb->root ? "root+userns+seccomp" : "userns+seccomp"; break;
-    case LVL_NS_ROOT: n = "root+ns+seccomp"; break;
-    case LVL_DEGRADED: n = sb->landlock_abi ? "degraded:landlock+seccomp" : "degraded:seccomp"; break;
-    default: break;
+    case LVL_USERNS:
+        n = sb->root ? "root+userns+seccomp" : "userns+seccomp";
+        break;
+    case LVL_NS_ROOT:
+        n = "root+ns+seccomp";
+        break;
+    case LVL_DEGRADED:
+        n = sb->landlock_abi ? "degraded:landlock+seccomp" : "degraded:seccomp";
+        break;
+    default:
+        break;
     }
     snprintf(sb->level_name, sizeof sb->level_name, "%s", n);
 }
@@ -1858,10 +1934,11 @@ static int probe_level(sandbox *sb, err *e)
     const sandbox_frame *f = sandbox_result_frame(&r, "probe");
     if (r.setup_error || !f) {
         const sandbox_frame *ef = sandbox_result_frame(&r, "error");
-        ret = err_set(e, ERR_SANDBOX, "%s", r.setup_error ? r.setup_error
-                                            : ef         ? ef->data
-                                            : r.err.len  ? r.err.data
-                                                         : "the probe gave no answer");
+        ret = err_set(e, ERR_SANDBOX, "%s",
+                      r.setup_error ? r.setup_error
+                      : ef          ? ef->data
+                      : r.err.len   ? r.err.data
+                                    : "the probe gave no answer");
         goto out;
     }
     cJSON *j = cJSON_ParseWithLength(f->data, f->len);
@@ -1956,7 +2033,14 @@ int sandbox_open(sandbox **out, const sandbox_settings *s, err *e)
     if (!sb->s.out_hard) sb->s.out_hard = 64ull << 20;
     if (!sb->s.drop_uid) sb->s.drop_uid = 65534;
     sb->s.runner = NULL; /* copied into the memfd below */
-    sb->python = strdup(s->python ? s->python : "/usr/bin/python3");
+    /* The system interpreter by default: one under a user's home (pyenv)
+     * would not be visible inside the sandbox. */
+    const char *py = s->python;
+    static const char *const system_pythons[] = {"/usr/bin/python3", "/usr/local/bin/python3",
+                                                 "/bin/python3"};
+    for (size_t i = 0; !py && i < ARRAY_LEN(system_pythons); i++)
+        if (access(system_pythons[i], X_OK) == 0) py = system_pythons[i];
+    sb->python = strdup(py ? py : "/usr/bin/python3");
     if (!sb->python) {
         ret = err_set(e, ERR_NOMEM, "out of memory");
         goto fail;
@@ -1981,8 +2065,10 @@ int sandbox_open(sandbox **out, const sandbox_settings *s, err *e)
     }
     if ((ret = mirrors_plan(sb, e)) < 0) goto fail;
     if ((ret = filter_export(FILTER_NS, &sb->bpf, &sb->bpf_len, e)) < 0) goto fail;
-    if ((ret = filter_export(FILTER_STRICT, &sb->bpf_strict, &sb->bpf_strict_len, e)) < 0) goto fail;
-    if ((ret = filter_export(FILTER_ZYGOTE, &sb->bpf_zygote, &sb->bpf_zygote_len, e)) < 0) goto fail;
+    if ((ret = filter_export(FILTER_STRICT, &sb->bpf_strict, &sb->bpf_strict_len, e)) < 0)
+        goto fail;
+    if ((ret = filter_export(FILTER_ZYGOTE, &sb->bpf_zygote, &sb->bpf_zygote_len, e)) < 0)
+        goto fail;
     size_t patches = 0;
     for (unsigned short i = 0; i < sb->bpf_strict_len; i++)
         patches += sb->bpf_strict[i].k == PID_PLACEHOLDER;
@@ -2002,7 +2088,9 @@ int sandbox_open(sandbox **out, const sandbox_settings *s, err *e)
     /* Try the levels from the strongest down. */
     int order[4], n_order = 0;
     switch (s->isolation) {
-    case SANDBOX_DEGRADED: order[n_order++] = LVL_DEGRADED; break;
+    case SANDBOX_DEGRADED:
+        order[n_order++] = LVL_DEGRADED;
+        break;
     case SANDBOX_NO_USERNS:
         if (!sb->root) {
             ret = err_set(e, ERR_INVALID, "sandbox: namespaces without a user namespace need root");
@@ -2010,7 +2098,9 @@ int sandbox_open(sandbox **out, const sandbox_settings *s, err *e)
         }
         order[n_order++] = LVL_NS_ROOT;
         break;
-    case SANDBOX_NONE: order[n_order++] = LVL_NONE; break;
+    case SANDBOX_NONE:
+        order[n_order++] = LVL_NONE;
+        break;
     default:
         order[n_order++] = LVL_USERNS;
         if (sb->root) order[n_order++] = LVL_NS_ROOT;
@@ -2048,8 +2138,8 @@ int sandbox_open(sandbox **out, const sandbox_settings *s, err *e)
             goto fail;
         }
         size_t l = strlen(sb->reason);
-        snprintf(sb->reason + l, sizeof sb->reason - l, "%s%s: %s", l ? "; " : "",
-                 sb->level_name, pe.msg);
+        snprintf(sb->reason + l, sizeof sb->reason - l, "%s%s: %s", l ? "; " : "", sb->level_name,
+                 pe.msg);
         ret = err_set(e, ERR_SANDBOX, "sandbox: no isolation level works (%s)", sb->reason);
     }
     if (ret < 0) goto fail;

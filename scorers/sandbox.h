@@ -71,22 +71,22 @@ enum sandbox_isolation {
 };
 
 typedef struct sandbox_settings {
-    const char *python;      /* interpreter; NULL = /usr/bin/python3 */
-    int isolation;           /* enum sandbox_isolation */
-    uint64_t mem_bytes;      /* RLIMIT_AS and RLIMIT_DATA; 0 = 4 GiB */
-    uint64_t fsize_bytes;    /* RLIMIT_FSIZE; 0 = 16 MiB */
-    int nofile;              /* RLIMIT_NOFILE; 0 = 64 */
-    int nproc;               /* RLIMIT_NPROC inside the user namespace; 0 = 64 */
-    uint64_t tmpfs_bytes;    /* size of the private /work tmpfs; 0 = 64 MiB */
-    int tmpfs_inodes;        /* its inode cap; 0 = 4096 */
-    size_t out_cap;          /* stdout/stderr bytes kept per stream; 0 = 64 KiB */
-    uint64_t out_hard;       /* total stdout+stderr bytes before a kill; 0 = 64 MiB */
-    unsigned drop_uid;       /* uid/gid a root harness runs samples as; 0 = 65534 */
-    const char *host_tmp;    /* where degraded mode makes private dirs; NULL = /tmp */
-    bool hash_seed_random;   /* leave PYTHONHASHSEED unset (default: pinned to 0) */
-    const char *runner;      /* trusted runner source; NULL = the built-in one */
+    const char *python;    /* interpreter; NULL = /usr/bin/python3 (else /usr/local/bin, /bin) */
+    int isolation;         /* enum sandbox_isolation */
+    uint64_t mem_bytes;    /* RLIMIT_AS and RLIMIT_DATA; 0 = 4 GiB */
+    uint64_t fsize_bytes;  /* RLIMIT_FSIZE; 0 = 16 MiB */
+    int nofile;            /* RLIMIT_NOFILE; 0 = 64 */
+    int nproc;             /* RLIMIT_NPROC inside the user namespace; 0 = 64 */
+    uint64_t tmpfs_bytes;  /* size of the private /work tmpfs; 0 = 64 MiB */
+    int tmpfs_inodes;      /* its inode cap; 0 = 4096 */
+    size_t out_cap;        /* stdout/stderr bytes kept per stream; 0 = 64 KiB */
+    uint64_t out_hard;     /* total stdout+stderr bytes before a kill; 0 = 64 MiB */
+    unsigned drop_uid;     /* uid/gid a root harness runs samples as; 0 = 65534 */
+    const char *host_tmp;  /* where degraded mode makes private dirs; NULL = /tmp */
+    bool hash_seed_random; /* leave PYTHONHASHSEED unset (default: pinned to 0) */
+    const char *runner;    /* trusted runner source; NULL = the built-in one */
     size_t runner_len;
-    bool no_fork_server;     /* start every sample from a fresh interpreter (see below) */
+    bool no_fork_server; /* start every sample from a fresh interpreter (see below) */
 } sandbox_settings;
 
 void sandbox_settings_default(sandbox_settings *s);
@@ -123,13 +123,16 @@ typedef struct sandbox_job {
     size_t payload_len;
     const char *payload2; /* appended to payload (jobs may share the first part); or NULL */
     size_t payload2_len;
-    double cpu_s;        /* RLIMIT_CPU: soft ceil(cpu_s)+1 s, hard +2 s; 0 = 10 s */
-    double wall_s;       /* kill this long after the ready frame (+1 s); 0 = 10 s */
-    double startup_s;    /* kill if no ready frame this long after start; 0 = 30 s */
-    size_t result_cap;   /* bytes allowed on the result channel; 0 = 1 MiB */
+    double cpu_s;      /* RLIMIT_CPU: soft ceil(cpu_s)+1 s, hard +2 s; 0 = 10 s */
+    double wall_s;     /* kill this long after the ready frame (+1 s); 0 = 10 s */
+    double startup_s;  /* kill if no ready frame this long after start; 0 = 30 s */
+    size_t result_cap; /* bytes allowed on the result channel; 0 = 1 MiB */
 } sandbox_job;
 
-#define SANDBOX_JOB_INIT {NULL, 0, NULL, 0, 0, 0, 0, 0}
+#define SANDBOX_JOB_INIT                                                                           \
+    {                                                                                              \
+        NULL, 0, NULL, 0, 0, 0, 0, 0                                                               \
+    }
 
 enum sandbox_kill {
     SANDBOX_KILL_NONE = 0,
@@ -153,23 +156,26 @@ typedef struct sandbox_frame {
 typedef struct sandbox_result {
     sandbox_frame *frames; /* authenticated frames in arrival order */
     size_t n_frames;
-    bool ready, done;      /* saw the "ready" / "done" frame */
-    bool channel_corrupt;  /* bytes without the nonce arrived on the result channel */
-    buf out, err;          /* the first out_cap bytes of stdout / stderr */
+    bool ready, done;              /* saw the "ready" / "done" frame */
+    bool channel_corrupt;          /* bytes without the nonce arrived on the result channel */
+    buf out, err;                  /* the first out_cap bytes of stdout / stderr */
     uint64_t out_total, err_total; /* bytes seen on each */
-    bool exited;           /* the runner exited by itself (exit_code valid) */
+    bool exited;                   /* the runner exited by itself (exit_code valid) */
     int exit_code;
-    int term_signal;       /* signal that ended the runner, 0 if none */
-    int kill;              /* enum sandbox_kill: the harness killed it, and why */
+    int term_signal; /* signal that ended the runner, 0 if none */
+    int kill;        /* enum sandbox_kill: the harness killed it, and why */
     double wall_ms, cpu_ms;
     double ready_ms, done_ms; /* when the ready / done frames arrived (0 = never), from the start */
     long peak_rss_kb;
-    char *setup_error;     /* the sandbox could not be set up for this job (malloc'd), or NULL */
-    buf chan_;             /* private: the raw result channel */
-    size_t parsed_;        /* private */
+    char *setup_error; /* the sandbox could not be set up for this job (malloc'd), or NULL */
+    buf chan_;         /* private: the raw result channel */
+    size_t parsed_;    /* private */
 } sandbox_result;
 
-#define SANDBOX_RESULT_INIT {0}
+#define SANDBOX_RESULT_INIT                                                                        \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 void sandbox_result_release(sandbox_result *r);
 /* The first frame with this key, or NULL. */

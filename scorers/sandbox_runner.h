@@ -10,6 +10,6 @@
 #include <stddef.h>
 
 extern const unsigned char sandbox_runner_py[]; /* NUL-terminated source text */
-extern const size_t sandbox_runner_py_len; /* its length without the NUL */
+extern const size_t sandbox_runner_py_len;      /* its length without the NUL */
 
 #endif

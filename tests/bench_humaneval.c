@@ -63,7 +63,8 @@ static double sandboxed_ms(sandbox *sb, int n)
     if (sandbox_run_many(sb, jobs, (size_t)n, 1, res, &e) < 0) fprintf(stderr, "%s\n", e.msg);
     double ms = (time_now_s() - t0) * 1000.0 / n;
     for (int i = 0; i < n; i++) {
-        if (!sandbox_result_frame(&res[i], "result")) fprintf(stderr, "sandboxed job gave no verdict\n");
+        if (!sandbox_result_frame(&res[i], "result"))
+            fprintf(stderr, "sandboxed job gave no verdict\n");
         sandbox_result_release(&res[i]);
     }
     free(jobs);
@@ -83,8 +84,10 @@ static double score_canonical(const item_set *set, int reps, int *passed)
     score_record *r = calloc(n, sizeof *r);
     for (size_t i = 0; i < n; i++) {
         const he_problem *p = set->items[i % set->n].data;
-        s[i] = (sample_view){.it = &set->items[i % set->n], .sample = (int)(i / set->n),
-                             .completion = p->canonical, .finish_reason = "stop"};
+        s[i] = (sample_view){.it = &set->items[i % set->n],
+                             .sample = (int)(i / set->n),
+                             .completion = p->canonical,
+                             .finish_reason = "stop"};
     }
     score_ctx ctx = {&o, "humaneval", &a, NULL};
     err e = ERR_INIT;
@@ -123,7 +126,8 @@ static double reference_s(const item_set *set, int *passed)
     close(fd);
     (void)w;
     char cmd[1024];
-    snprintf(cmd, sizeof cmd, "%s %s/tests/bench_humaneval_reference.py 2 3.0 < %s", python(), src, in);
+    snprintf(cmd, sizeof cmd, "%s %s/tests/bench_humaneval_reference.py 2 3.0 < %s", python(), src,
+             in);
     FILE *f = popen(cmd, "r");
     double dt = -1;
     int total = 0;
@@ -182,7 +186,8 @@ int main(void)
         canon[r] = score_canonical(&set, 1, &pc);
         ref[r] = reference_s(&set, &pr);
         printf("round %d: bare python3 -c pass %.1f ms, sandboxed %.1f ms (overhead %+.1f ms); "
-               "164 canonical --jobs 2: %.2f s (%d passed); reference-like executor: %.2f s (%d passed)\n",
+               "164 canonical --jobs 2: %.2f s (%d passed); reference-like executor: %.2f s (%d "
+               "passed)\n",
                r + 1, bare[r], boxed[r], over[r], canon[r], pc, ref[r], pr);
         fflush(stdout);
     }

@@ -29,7 +29,8 @@ static const he_problem toy = {
     .prompt = "def inc(x):\n    \"\"\"Return x+1.\"\"\"\n",
     .entry_point = "inc",
     .canonical = "    return x + 1\n",
-    .test = "\n\ndef check(candidate):\n    assert candidate(1) == 2\n    assert candidate(-1) == 0\n",
+    .test =
+        "\n\ndef check(candidate):\n    assert candidate(1) == 2\n    assert candidate(-1) == 0\n",
     .family = HE_HUMANEVAL,
 };
 
@@ -131,9 +132,11 @@ static void test_humaneval__load_evalplus(void)
 
 static const char good_line[] =
     "{\"task_id\": \"T/1\", \"prompt\": \"def f(x):\\n\", \"entry_point\": \"f\", "
-    "\"canonical_solution\": \"    return x\\n\", \"test\": \"def check(c):\\n    assert c(1) == 1\\n\", "
+    "\"canonical_solution\": \"    return x\\n\", \"test\": \"def check(c):\\n    assert c(1) == "
+    "1\\n\", "
     "\"contract\": \"\", \"base_input\": [[1], [2.5e3]], \"plus_input\": "
-    "[[123456789012345678901234567890], [-Infinity], [NaN], [\"\\u00e9\\\"x\"], [{\"k\": [true, null]}]], "
+    "[[123456789012345678901234567890], [-Infinity], [NaN], [\"\\u00e9\\\"x\"], [{\"k\": [true, "
+    "null]}]], "
     "\"atol\": 0}";
 
 static int load_text(const char *text, size_t len, int family, arena *a, item_set *set, err *e)
@@ -171,32 +174,46 @@ static void test_humaneval__load_bad(void)
     }
     /* Corruptions and wrong types. */
     static const char *const bad[] = {
-        "{\"task_id\": 1, \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", \"test\": \"t\"}",
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f x\", \"canonical_solution\": \"c\", \"test\": \"t\"}",
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\"}",
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", \"test\": \"t\"} x",
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", \"test\": \"t\",}",
-        "{\"task_id\": \"T\", \"prompt\": \"p\\x\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", \"test\": \"t\"}",
-        "{\"task_id\": \"T\", \"prompt\": \"a\tb\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", \"test\": \"t\"}",
+        "{\"task_id\": 1, \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", \"test\": \"t\"}",
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f x\", \"canonical_solution\": "
+        "\"c\", \"test\": \"t\"}",
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\"}",
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", \"test\": \"t\"} x",
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", \"test\": \"t\",}",
+        "{\"task_id\": \"T\", \"prompt\": \"p\\x\", \"entry_point\": \"f\", "
+        "\"canonical_solution\": \"c\", \"test\": \"t\"}",
+        "{\"task_id\": \"T\", \"prompt\": \"a\tb\", \"entry_point\": \"f\", "
+        "\"canonical_solution\": \"c\", \"test\": \"t\"}",
         "[1, 2]",
-        "{\"task_id\": \"T\", \"prompt\": 'p', \"entry_point\": \"f\", \"canonical_solution\": \"c\", \"test\": \"t\"}",
+        "{\"task_id\": \"T\", \"prompt\": 'p', \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", \"test\": \"t\"}",
     };
     for (size_t i = 0; i < ARRAY_LEN(bad); i++) {
         int r = load_text(bad[i], strlen(bad[i]), HE_HUMANEVAL, &a, &set, &e);
         CHECK_MSG(r == ERR_PARSE, "bad %zu: %d", i, r);
     }
     static const char *const bad_ep[] = {
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", "
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", "
         "\"base_input\": [1, 2], \"plus_input\": [], \"atol\": 0}",
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", "
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", "
         "\"base_input\": [[01]], \"plus_input\": [], \"atol\": 0}",
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", "
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", "
         "\"base_input\": [], \"plus_input\": [], \"atol\": \"0\"}",
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", "
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", "
         "\"base_input\": [], \"plus_input\": {\"a\": 1}, \"atol\": 0}",
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", "
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", "
         "\"base_input\": [[1.]], \"plus_input\": [], \"atol\": 0}",
-        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": \"c\", "
+        "{\"task_id\": \"T\", \"prompt\": \"p\", \"entry_point\": \"f\", \"canonical_solution\": "
+        "\"c\", "
         "\"base_input\": [[Infinit]], \"plus_input\": [], \"atol\": 0}",
     };
     for (size_t i = 0; i < ARRAY_LEN(bad_ep); i++) {
@@ -246,8 +263,9 @@ static void test_humaneval__build(void)
     CHECK_STR(p.messages[0].content,
               "Write a solution to the following problem and make sure that it passes the "
               "tests:\n```python\ndef inc(x):\n    \"\"\"Return x+1.\"\"\"\n\n```\n");
-    CHECK_STR(p.assistant_prefix,
-              "Here is the completed function:\n```python\ndef inc(x):\n    \"\"\"Return x+1.\"\"\"\n\n");
+    CHECK_STR(
+        p.assistant_prefix,
+        "Here is the completed function:\n```python\ndef inc(x):\n    \"\"\"Return x+1.\"\"\"\n\n");
     CHECK_STR(p.reference, toy.canonical);
 
     he_problem ep = toy;
@@ -273,9 +291,10 @@ static void test_humaneval__build(void)
 static void test_humaneval__program(void) /* H-A */
 {
     arena a = ARENA_INIT;
-    CHECK_STR(humaneval_program(&a, toy.prompt, "    return x + 1\n", toy.test, toy.entry_point),
-              "def inc(x):\n    \"\"\"Return x+1.\"\"\"\n    return x + 1\n\n\n\ndef check(candidate):\n"
-              "    assert candidate(1) == 2\n    assert candidate(-1) == 0\n\ncheck(inc)");
+    CHECK_STR(
+        humaneval_program(&a, toy.prompt, "    return x + 1\n", toy.test, toy.entry_point),
+        "def inc(x):\n    \"\"\"Return x+1.\"\"\"\n    return x + 1\n\n\n\ndef check(candidate):\n"
+        "    assert candidate(1) == 2\n    assert candidate(-1) == 0\n\ncheck(inc)");
     arena_release(&a);
 }
 
@@ -309,8 +328,9 @@ static void test_humaneval__extract_chat(void) /* H-D and our fence rule */
     CHECK_STR(prog, "def inc(x):\n    \"\"\"Return x+1.\"\"\"\n    return x + 1\n");
     CHECK_STR(humaneval_extract_chat(&a, "    return x + 1\n"), "    return x + 1\n");
     /* Servers that ignore the pre-fill answer with a fenced block. */
-    CHECK_STR(humaneval_extract_chat(&a, "Sure:\n```python\ndef inc(x):\n    return x + 1\n```\nDone."),
-              "def inc(x):\n    return x + 1\n");
+    CHECK_STR(
+        humaneval_extract_chat(&a, "Sure:\n```python\ndef inc(x):\n    return x + 1\n```\nDone."),
+        "def inc(x):\n    return x + 1\n");
     CHECK_STR(humaneval_extract_chat(&a, "```\ndef inc(x):\n    return x + 1\n```"),
               "def inc(x):\n    return x + 1\n");
     CHECK_STR(humaneval_extract_chat(&a, "  ```py\nx = 1"), "x = 1");
@@ -399,7 +419,8 @@ static void test_humaneval__verdicts(void)
         {"    return x + 1\nif __name__ == \"__main__\":\n    while True: pass\n", "passed", false},
         {"    while True:\n        pass\n", "timed out", false},
         {"    exit(0)\n", "failed: 'NoneType' object is not callable", false},
-        {"    import os\n    os.remove('x')\n    return x + 1\n", "failed: 'NoneType' object is not callable", false},
+        {"    import os\n    os.remove('x')\n    return x + 1\n",
+         "failed: 'NoneType' object is not callable", false},
         {"    y = x", "failed: ", true},
         {"    return x +\n", "failed: invalid syntax", true},
         {"    print('hello')\n    return x + 1\n", "passed", false},
@@ -417,7 +438,8 @@ static void test_humaneval__verdicts(void)
     sandbox_result res[ARRAY_LEN(rows)];
     memset(res, 0, sizeof res);
     for (size_t i = 0; i < n; i++) {
-        char *prog = humaneval_program(&a, toy.prompt, rows[i].completion, toy.test, toy.entry_point);
+        char *prog =
+            humaneval_program(&a, toy.prompt, rows[i].completion, toy.test, toy.entry_point);
         char *pl = arena_printf(&a, "program 1 2\n%s", prog);
         jobs[i] = (sandbox_job)SANDBOX_JOB_INIT;
         jobs[i].payload = pl;
@@ -431,8 +453,8 @@ static void test_humaneval__verdicts(void)
         if (!rows[i].result) {
             CHECK_MSG(f == NULL, "row %zu: %s", i, f ? f->data : "");
         } else if (rows[i].prefix) {
-            CHECK_MSG(f && strncmp(f->data, rows[i].result, strlen(rows[i].result)) == 0, "row %zu: %s",
-                      i, f ? f->data : "(none)");
+            CHECK_MSG(f && strncmp(f->data, rows[i].result, strlen(rows[i].result)) == 0,
+                      "row %zu: %s", i, f ? f->data : "(none)");
         } else {
             CHECK_MSG(f && strcmp(f->data, rows[i].result) == 0, "row %zu: %s", i,
                       f ? f->data : "(none)");
@@ -454,13 +476,13 @@ static void test_humaneval__score_toy(void)
     score_ctx ctx = {&o, "humaneval", &a, info};
     item it = {"Toy/0", 0, (void *)&toy};
     static const char *const comps[] = {
-        "    return x + 1\n",                         /* correct */
-        "    return x + 2\n",                         /* wrong */
-        "    while True:\n        pass\n",            /* timeout */
-        "    return x + 1\nimport os\nos._exit(0)\n", /* no result */
-        "",                                           /* no answer */
-        "    return x + 2\n",                         /* truncated (length) */
-        "ignored",                                    /* generation failed */
+        "    return x + 1\n",                          /* correct */
+        "    return x + 2\n",                          /* wrong */
+        "    while True:\n        pass\n",             /* timeout */
+        "    return x + 1\nimport os\nos._exit(0)\n",  /* no result */
+        "",                                            /* no answer */
+        "    return x + 2\n",                          /* truncated (length) */
+        "ignored",                                     /* generation failed */
         "    return x + 1\n# comment\n    return 5\n", /* cut at "\n#": still correct */
     };
     enum { N = ARRAY_LEN(comps) };
@@ -508,11 +530,13 @@ static void test_humaneval__score_toy(void)
 static void test_humaneval__sanitize(void)
 {
     static const char *const rows[][3] = {
-        {"Here is the code:\n```python\ndef add(a, b):\n    return a + b\n```\nThis adds two numbers.",
+        {"Here is the code:\n```python\ndef add(a, b):\n    return a + b\n```\nThis adds two "
+         "numbers.",
          "add", "def add(a, b):\n    return a + b"},
         {"def add(a, b):\n    return a + b\n\nprint(add(1, 2))\nassert add(1, 2) == 3\n", "add",
          "def add(a, b):\n    return a + b"},
-        {"import math\n\ndef helper(x):\n    return x * 2\n\ndef unused():\n    return 0\n\ndef f(x):\n"
+        {"import math\n\ndef helper(x):\n    return x * 2\n\ndef unused():\n    return 0\n\ndef "
+         "f(x):\n"
          "    return helper(x)\n\nif __name__ == '__main__':\n    print(f(2))\n",
          "f", "import math\ndef helper(x):\n    return x * 2\ndef f(x):\n    return helper(x)"},
         {"def f(x):\n    print(x)\n", "f", "def f(x):\n    print(x)"},
@@ -522,7 +546,9 @@ static void test_humaneval__sanitize(void)
         {"from __future__ import annotations\nimport os\nK = 3\n@dec\ndef g():\n    return 1\n"
          "class C:\n    def m(self):\n        return K\ndef f():\n    return C().m()\n"
          "def f():\n    return 2\n",
-         "f", "import os\nK = 3\nclass C:\n    def m(self):\n        return K\ndef f():\n    return C().m()"},
+         "f",
+         "import os\nK = 3\nclass C:\n    def m(self):\n        return K\ndef f():\n    return "
+         "C().m()"},
         {"\x1b[32mdef f():\n    return 1\x1b[0m\n", "f", "def f():\n    return 1"},
         {"just prose, no code at all", "f", "just prose, no code at all"},
     };
@@ -557,17 +583,18 @@ static void oracle_humaneval(bool chat, size_t limit)
     for (size_t i = 0; i < n; i++) {
         prompt p;
         CHECK_INT(humaneval_build(&o, "humaneval", &set.items[i], &a, &p, &e), 0);
-        s[i] = (sample_view){.it = &set.items[i], .completion = p.reference, .finish_reason = "stop"};
-        s[n + i] = (sample_view){.it = &set.items[i], .sample = 1, .completion = "",
-                                 .finish_reason = "stop"};
+        s[i] =
+            (sample_view){.it = &set.items[i], .completion = p.reference, .finish_reason = "stop"};
+        s[n + i] = (sample_view){
+            .it = &set.items[i], .sample = 1, .completion = "", .finish_reason = "stop"};
     }
     cJSON *info = cJSON_CreateObject();
     score_ctx ctx = {&o, "humaneval", &a, info};
     double t0 = time_now_s();
     CHECK_INT(humaneval_score(&ctx, s, 2 * n, r, &e), 0);
     if (getenv("TEST_VERBOSE"))
-        fprintf(stderr, "humaneval oracle (%s, %zu + %zu empty): %.2f s\n", chat ? "chat" : "raw", n,
-                n, time_now_s() - t0);
+        fprintf(stderr, "humaneval oracle (%s, %zu + %zu empty): %.2f s\n", chat ? "chat" : "raw",
+                n, n, time_now_s() - t0);
     size_t pass = 0, empty_pass = 0;
     for (size_t i = 0; i < n; i++) {
         pass += r[i].outcome == OUTCOME_CORRECT;
@@ -623,21 +650,24 @@ static void test_humaneval__evalplus_mini(void)
     for (size_t i = 0; i < n; i++) {
         prompt p;
         CHECK_INT(humaneval_build(&o, "humanevalplus-mini", &set.items[i], &a, &p, &e), 0);
-        s[i] = (sample_view){.it = &set.items[i], .completion = p.reference, .finish_reason = "stop"};
+        s[i] =
+            (sample_view){.it = &set.items[i], .completion = p.reference, .finish_reason = "stop"};
     }
     /* HumanEval/0 answered wrongly, and not at all. */
-    s[n] = (sample_view){.it = &set.items[0], .sample = 1, .completion = "    return True\n",
+    s[n] = (sample_view){.it = &set.items[0],
+                         .sample = 1,
+                         .completion = "    return True\n",
                          .finish_reason = "stop"};
-    s[n + 1] = (sample_view){.it = &set.items[0], .sample = 2, .completion = "",
-                             .finish_reason = "stop"};
+    s[n + 1] =
+        (sample_view){.it = &set.items[0], .sample = 2, .completion = "", .finish_reason = "stop"};
     cJSON *info = cJSON_CreateObject();
     score_ctx ctx = {&o, "humanevalplus-mini", &a, info};
     for (int round = 0; round < 2; round++) {
         double t0 = time_now_s();
         CHECK_INT(evalplus_score(&ctx, s, n + 2, r, &e), 0);
         if (getenv("TEST_VERBOSE"))
-            fprintf(stderr, "humanevalplus-mini oracle, %s cache: %.2f s\n", round ? "warm" : "cold",
-                    time_now_s() - t0);
+            fprintf(stderr, "humanevalplus-mini oracle, %s cache: %.2f s\n",
+                    round ? "warm" : "cold", time_now_s() - t0);
         size_t pass = 0;
         for (size_t i = 0; i < n; i++) {
             pass += r[i].outcome == OUTCOME_CORRECT;

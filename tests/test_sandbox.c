@@ -227,7 +227,8 @@ static void test_sandbox__confinement(void)
     memset(res, 0, sizeof res);
     CHECK_INT(run_programs(sb_auto, progs, ARRAY_LEN(progs), 3, 6, res), 0);
     for (size_t i = 0; i < ARRAY_LEN(progs); i++) {
-        CHECK_MSG(passed(&res[i]), "program %zu: %s", i, verdict(&res[i]) ? verdict(&res[i]) : "no verdict");
+        CHECK_MSG(passed(&res[i]), "program %zu: %s", i,
+                  verdict(&res[i]) ? verdict(&res[i]) : "no verdict");
         sandbox_result_release(&res[i]);
     }
     unsetenv("TALLY_TEST_SECRET");
@@ -303,7 +304,8 @@ static void hostile_run(sandbox *sb, bool namespaces)
             uport),
         /* 11 a daemon that double-forks to outlive the sample */
         fmt("import posix, time\npid = posix.fork()\nif pid == 0:\n    posix.setsid()\n"
-            "    if posix.fork() == 0:\n        posix.execv('/bin/sleep', ['tallyhostile', '300'])\n"
+            "    if posix.fork() == 0:\n        posix.execv('/bin/sleep', ['tallyhostile', "
+            "'300'])\n"
             "    posix._exit(0)\ntime.sleep(0.2)\nraise SystemExit(0)\n"),
         /* 12 kill the parent, the harness, everything */
         fmt("import posix\nfor pid in (posix.getppid(), %d, -1):\n    try:\n"
@@ -322,7 +324,8 @@ static void hostile_run(sandbox *sb, bool namespaces)
             "    def __eq__(self, other): return True\n"
             "raise Liar()\n"),
         /* 15 exhaust file descriptors */
-        fmt("import os\nfds = []\nwhile True:\n    fds.append(os.open('/dev/null', os.O_RDONLY))\n"),
+        fmt("import os\nfds = []\nwhile True:\n    fds.append(os.open('/dev/null', "
+            "os.O_RDONLY))\n"),
         /* 16 sleep forever (no CPU) */
         fmt("import time\ntime.sleep(10**6)\n"),
         /* 17 raise the limits again / leave the namespaces */
@@ -346,7 +349,8 @@ static void hostile_run(sandbox *sb, bool namespaces)
     double t0 = time_now_s();
     CHECK_INT(run_programs(sb, (const char *const *)progs, n, 1, 2, res), 0);
     double dt = time_now_s() - t0;
-    if (getenv("TEST_VERBOSE")) fprintf(stderr, "hostile set (%s): %.1f s\n", sandbox_level(sb), dt);
+    if (getenv("TEST_VERBOSE"))
+        fprintf(stderr, "hostile set (%s): %.1f s\n", sandbox_level(sb), dt);
     for (size_t i = 0; i < n; i++) {
         const sandbox_result *r = &res[i];
         CHECK_MSG(!passed(r), "hostile program %zu passed", i);
@@ -441,13 +445,13 @@ static void test_sandbox__hostile_degraded(void)
         "libc = ctypes.CDLL(None, use_errno=True)\n"
         "me = posix.getpid()\n"
         "def sc(*a):\n    r = libc.syscall(*a)\n    return 0 if r == 0 else ctypes.get_errno()\n"
-        "assert sc(62, 999999, 0) == errno.EPERM\n"           /* kill */
-        "assert sc(234, 999999, 999999, 0) == errno.EPERM\n"  /* tgkill */
-        "assert sc(129, 999999, 0, 0) == errno.EPERM\n"       /* rt_sigqueueinfo */
-        "assert sc(200, 999999, 0) == errno.EPERM\n"          /* tkill */
+        "assert sc(62, 999999, 0) == errno.EPERM\n"          /* kill */
+        "assert sc(234, 999999, 999999, 0) == errno.EPERM\n" /* tgkill */
+        "assert sc(129, 999999, 0, 0) == errno.EPERM\n"      /* rt_sigqueueinfo */
+        "assert sc(200, 999999, 0) == errno.EPERM\n"         /* tkill */
         "assert sc(62, me, 0) == 0\n"
-        "assert sc(57) == errno.EAGAIN\n"                     /* fork */
-        "assert sc(41, 2, 1, 0) == errno.EAFNOSUPPORT\n"      /* socket(AF_INET) */
+        "assert sc(57) == errno.EAGAIN\n"                /* fork */
+        "assert sc(41, 2, 1, 0) == errno.EAFNOSUPPORT\n" /* socket(AF_INET) */
         "t = threading.Thread(target=lambda: None); t.start(); t.join()\n"};
     sandbox_result r = SANDBOX_RESULT_INIT;
     CHECK_INT(run_programs(sb, prog, 1, 3, 6, &r), 0);
