@@ -78,6 +78,8 @@ typedef struct task_options {
     bool unsafe_no_sandbox;  /* run code without the OS sandbox (explicit opt-in) */
     const char *cache_dir;   /* cached data the scorer derives (EvalPlus expected outputs) */
     const char *python;      /* interpreter for code tasks; NULL = python3 on PATH */
+    const char *langdetect_dir; /* IFEval: langdetect profiles folder; NULL = Debian's
+                                 * python3-langdetect (/usr/lib/python3/dist-packages/langdetect/profiles) */
 } task_options;
 
 void task_options_default(task_options *o);

@@ -3,10 +3,15 @@
 
 #include "task.h"
 
+#include "datasets/ifeval.h"
+#include "scorers/ifeval/ifeval.h"
+
 /* To add a task: write its loader and prompt builder in datasets/<benchmark>.c,
  * its scorer (and aggregator when the metric is not a plain mean) in
  * scorers/<benchmark>.c, declare them in their headers, and add a row here. */
 static const task_def tasks[] = {
+    {"ifeval", "ifeval", "IFEval: 541 prompts with verifiable instructions, strict and loose",
+     NULL, ifeval_metric_names, 0, ifeval_load, ifeval_build, ifeval_score, ifeval_aggregate},
     {0},
 };
 
