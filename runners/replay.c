@@ -12,7 +12,9 @@
  * order. Requests whose item has no completion make generate fail with a
  * message naming them, before anything is answered.
  */
+#include <math.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,6 +42,7 @@ typedef struct replay_entry {
 
 typedef struct replay {
     bool oracle;
+    double delay_ms;
     const char *source; /* file read */
     arena a;
     replay_entry *entries;
@@ -218,6 +221,7 @@ static int replay_open(void **state, const runner_settings *s, err *e)
     replay *r = calloc(1, sizeof *r);
     if (!r) return err_set(e, ERR_NOMEM, "out of memory");
     *state = r;
+    r->delay_ms = s->replay_delay_ms;
     if (!s->model || !*s->model)
         return err_set(e, ERR_USAGE, "--model: the replay backend needs oracle, FILE.jsonl or RUN_DIR");
     if (strcmp(s->model, "oracle") == 0) {
@@ -335,6 +339,11 @@ static int replay_generate(void *state, const gen_request *reqs, size_t n, runne
         const gen_request *q = &reqs[i];
         gen_response resp = {0};
         double t0 = time_now_ms();
+        if (r->delay_ms > 0) {
+            struct timespec ts = {(time_t)(r->delay_ms / 1000),
+                                  (long)(fmod(r->delay_ms, 1000.0) * 1e6)};
+            nanosleep(&ts, NULL);
+        }
         int rc = 0;
         resp.attempts = 1;
         resp.prompt_tokens = resp.completion_tokens = -1;

@@ -100,6 +100,7 @@ typedef struct runner_settings {
     const char *chat_template;  /* native: template name, NULL = from the GGUF */
     bool chat;                  /* prompts are chat style (openai: /v1/chat/completions) */
     const char *task;           /* the task name (replay from a run dir picks that task) */
+    double replay_delay_ms;     /* replay: wait this long before each answer (tests, demos) */
 } runner_settings;
 
 void runner_settings_default(runner_settings *s);

@@ -217,7 +217,6 @@ int ifeval_score(const score_ctx *c, const sample_view *s, size_t n, score_recor
         out[i].score = o_strict == OUTCOME_CORRECT ? 1.0 : 0.0;
     }
     if (rc == 0 && c->info) {
-        put_info(c->info, "ifeval_mode", cJSON_CreateString(ifeval_mode_name(st.mode)));
         put_info(c->info, "ifeval_think",
                  cJSON_CreateString("<think>...</think> blocks removed before checking; an "
                                     "unclosed one leaves an empty answer"));

@@ -11,8 +11,9 @@
  *   fields    {"instructions": [ids], "strict": [bool], "loose": [bool],
  *              "metrics": {"prompt_strict": outcome, "prompt_loose": outcome},
  *              "think": "removed" | "unclosed" (only when a block was found)}.
- * It adds run-level facts to ctx->info: the scoring mode, the think rule,
- * where the Punkt tables and langdetect profiles were read, the seed.
+ * It adds run-level facts to ctx->info (the harness copies them into the
+ * manifest): the think rule, where the Punkt tables and the langdetect
+ * profiles were read (null when no instruction needed them), the seed.
  *
  * ifeval_aggregate reads only those fields (so `tally score` can redo it)
  * and writes the metrics

@@ -1,0 +1,39 @@
+/* cmd.h: the subcommands. Each harness/cmd_<name>.c owns its options and
+ * usage and exports one command_def; main.c holds the table. A row with a
+ * NULL `main` is a command that is not built yet: it says so and exits 2.
+ */
+#ifndef TALLY_HARNESS_CMD_H
+#define TALLY_HARNESS_CMD_H
+
+#include "common/err.h"
+#include "opts.h"
+
+typedef struct command_def {
+    const char *name;
+    const char *summary; /* one line for `tally help` */
+    const char *usage;   /* usage lines, each starting "tally <name>" */
+    const char *details; /* extra help text after the options, or NULL */
+    const opt_def *opts; /* the option table, or NULL */
+    int (*main)(int argc, char **argv); /* argv[0] is the command name; returns the exit status */
+} command_def;
+
+extern const command_def cmd_run_def;
+extern const command_def cmd_score_def;
+extern const command_def cmd_datasets_def;
+extern const command_def cmd_tokenize_def;
+
+/* Prints "tally <cmd>: <message>" to stderr and returns the exit status for
+ * the error: 2 for usage errors, 1 otherwise. */
+int cmd_fail(const char *cmd, const err *e);
+/* Prints the usage of a command (usage lines, options, details). */
+void cmd_print_help(FILE *f, const command_def *c);
+/* The list of commands, for `tally help`. */
+void cmd_print_overview(FILE *f);
+/* The row for a name, or NULL. */
+const command_def *cmd_find(const char *name);
+
+/* Set by SIGINT/SIGTERM (the one mutable global: a signal handler can reach nothing else). */
+extern volatile int cmd_interrupted;
+void cmd_install_signal_handlers(void);
+
+#endif
