@@ -261,6 +261,43 @@ static int search(ifeval_env *env, const pyre *re, const char *v, size_t n, err 
     return pyre_search(re, &env->sc, v, n, 0, false, NULL, NULL, e);
 }
 
+/* Python's re.IGNORECASE treats U+0131 (dotless i) and U+0130 (I with dot)
+ * as "i" (its simple lower case and its case-equivalence table); PCRE2
+ * keeps those two Turkic letters apart. Keyword patterns and the texts they
+ * are matched against therefore get both letters folded to "i" first; only
+ * counts and yes/no answers are taken from these matches, so the shorter
+ * text changes nothing else. Returns the text to match (s itself or *tmp). */
+static const char *fold_dotted_i(buf *tmp, const char *s, size_t n, size_t *len_out)
+{
+    *len_out = n;
+    if (!memmem(s, n, "\xc4\xb0", 2) && !memmem(s, n, "\xc4\xb1", 2)) return s;
+    buf_reset(tmp);
+    for (size_t i = 0; i < n; i++) {
+        if (i + 1 < n && (unsigned char)s[i] == 0xC4 &&
+            ((unsigned char)s[i + 1] == 0xB0 || (unsigned char)s[i + 1] == 0xB1)) {
+            if (buf_putc(tmp, 'i') < 0) return NULL;
+            i++;
+        } else if (buf_putc(tmp, s[i]) < 0) return NULL;
+    }
+    *len_out = tmp->len;
+    return tmp->data;
+}
+
+/* Compiles a case-insensitive keyword pattern with the dotted/dotless i folded. */
+static int add_keyword_re(ifeval_env *env, ifeval_inst *in, const char *pattern, unsigned flags,
+                          err *e)
+{
+    size_t n;
+    const char *p = fold_dotted_i(&env->tmp2, pattern, strlen(pattern), &n);
+    if (!p) return err_set(e, ERR_NOMEM, "out of memory");
+    if (p == pattern) return add_re(in, pattern, flags, e);
+    char *copy = strndup(p, n);
+    if (!copy) return err_set(e, ERR_NOMEM, "out of memory");
+    int rc = add_re(in, copy, flags, e);
+    free(copy);
+    return rc;
+}
+
 /* The language langdetect sees; *none when the text has no features. */
 static int detect(ifeval_env *env, const char *v, size_t n, const char **lang, err *e)
 {
@@ -293,7 +330,7 @@ static int build_existence(ifeval_env *env, ifeval_inst *in, err *e)
     for (size_t i = 0; i < in->kw->n_keywords; i++) {
         /* FIXED: keywords are literal strings, not regexes */
         unsigned flags = PYRE_IGNORECASE | (env->mode == IFEVAL_MODE_FIXED ? PYRE_LITERAL : 0);
-        int rc = add_re(in, in->kw->keywords[i], flags, e);
+        int rc = add_keyword_re(env, in, in->kw->keywords[i], flags, e);
         if (rc < 0) return rc;
     }
     return 0;
@@ -302,6 +339,7 @@ static int build_existence(ifeval_env *env, ifeval_inst *in, err *e)
 static int check_existence(ifeval_env *env, const ifeval_inst *in, const char *v, size_t n,
                            bool *ok, err *e)
 {
+    if (!(v = fold_dotted_i(&env->tmp, v, n, &n))) return err_set(e, ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < in->n_re; i++) {
         int rc = search(env, inst_re(in, i), v, n, e);
         if (rc < 0) return rc;
@@ -319,14 +357,15 @@ static int build_frequency(ifeval_env *env, ifeval_inst *in, err *e)
 {
     int rc = set_text_norm(env, in, in->kw->keyword, true, false, e);
     if (rc < 0) return rc;
-    return add_re(in, in->text,
-                  PYRE_IGNORECASE | (env->mode == IFEVAL_MODE_FIXED ? PYRE_LITERAL : 0), e);
+    return add_keyword_re(env, in, in->text,
+                          PYRE_IGNORECASE | (env->mode == IFEVAL_MODE_FIXED ? PYRE_LITERAL : 0), e);
 }
 
 static int check_frequency(ifeval_env *env, const ifeval_inst *in, const char *v, size_t n,
                            bool *ok, err *e)
 {
     size_t count;
+    if (!(v = fold_dotted_i(&env->tmp, v, n, &n))) return err_set(e, ERR_NOMEM, "out of memory");
     int rc = pyre_count(inst_re(in, 0), &env->sc, v, n, &count, e);
     if (rc < 0) return rc;
     *ok = relation_holds(in->kw->relation, (long)count, in->kw->frequency);
@@ -350,7 +389,7 @@ static int build_forbidden(ifeval_env *env, ifeval_inst *in, err *e)
             rc = err_set(e, ERR_NOMEM, "out of memory");
             break;
         }
-        rc = add_re(in, p.data, PYRE_IGNORECASE, e);
+        rc = add_keyword_re(env, in, p.data, PYRE_IGNORECASE, e);
     }
     buf_release(&p);
     return rc;
@@ -359,6 +398,7 @@ static int build_forbidden(ifeval_env *env, ifeval_inst *in, err *e)
 static int check_forbidden(ifeval_env *env, const ifeval_inst *in, const char *v, size_t n,
                            bool *ok, err *e)
 {
+    if (!(v = fold_dotted_i(&env->tmp, v, n, &n))) return err_set(e, ERR_NOMEM, "out of memory");
     for (size_t i = 0; i < in->n_re; i++) {
         int rc = search(env, inst_re(in, i), v, n, e);
         if (rc < 0) return rc;
