@@ -77,7 +77,8 @@ static int parse_value(const kwdef *d, const cJSON *v, const char *where, arena 
     }
     case KW_REL: {
         int rel = IFEVAL_REL_NONE;
-        if (cJSON_IsString(v) && strcmp(v->valuestring, "less than") == 0) rel = IFEVAL_REL_LESS_THAN;
+        if (cJSON_IsString(v) && strcmp(v->valuestring, "less than") == 0)
+            rel = IFEVAL_REL_LESS_THAN;
         else if (cJSON_IsString(v) && strcmp(v->valuestring, "at least") == 0)
             rel = IFEVAL_REL_AT_LEAST;
         else

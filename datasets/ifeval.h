@@ -26,7 +26,7 @@
 
 #include "dataset.h"
 
-#define IFEVAL_FILE "ifeval/input_data.jsonl"
+#define IFEVAL_FILE       "ifeval/input_data.jsonl"
 #define IFEVAL_MAX_TOKENS 1280
 
 enum ifeval_relation {
@@ -80,8 +80,8 @@ typedef struct ifeval_kwargs {
 typedef struct ifeval_record {
     long key;
     const char *prompt;
-    size_t n;                  /* instructions */
-    const char *const *ids;    /* "punctuation:no_comma", ... */
+    size_t n;                    /* instructions */
+    const char *const *ids;      /* "punctuation:no_comma", ... */
     const ifeval_kwargs *kwargs; /* parallel to ids */
 } ifeval_record;
 

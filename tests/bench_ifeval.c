@@ -68,28 +68,44 @@ typedef struct lang_text {
 } lang_text;
 
 static const lang_text lang_texts[] = {
-    {"ar", "مرحبا! اليوم أريد أن أحدثك عن مدينة القاهرة. إنها مدينة كبيرة ذات تاريخ طويل، وفيها الكثير من المتاحف والأسواق القديمة."},
-    {"bg", "Здравейте! Днес искам да ви разкажа за София. Това е столицата на България, град с дълга история и красива природа наоколо."},
+    {"ar", "مرحبا! اليوم أريد أن أحدثك عن مدينة القاهرة. إنها مدينة كبيرة ذات تاريخ طويل، وفيها "
+           "الكثير من المتاحف والأسواق القديمة."},
+    {"bg", "Здравейте! Днес искам да ви разкажа за София. Това е столицата на България, град с "
+           "дълга история и красива природа наоколо."},
     {"bn", "নমস্কার! আজ আমি তোমাকে কলকাতা শহরের কথা বলতে চাই। এটি একটি বড় এবং ঐতিহাসিক শহর।"},
-    {"de", "Die Sonne scheint heute besonders hell, und die Kinder spielen draußen im Garten. Später wollen wir gemeinsam ein Eis essen gehen."},
-    {"fa", "سلام! امروز می‌خواهم درباره شهر تهران برای شما بنویسم. تهران پایتخت ایران است و جمعیت بسیار زیادی دارد."},
-    {"fi", "Suomi on kaunis maa, jossa on tuhansia järviä ja laajoja metsiä. Talvella lunta on paljon, ja kesällä aurinko paistaa lähes koko yön."},
+    {"de", "Die Sonne scheint heute besonders hell, und die Kinder spielen draußen im Garten. "
+           "Später wollen wir gemeinsam ein Eis essen gehen."},
+    {"fa", "سلام! امروز می‌خواهم درباره شهر تهران برای شما بنویسم. تهران پایتخت ایران است و "
+           "جمعیت بسیار زیادی دارد."},
+    {"fi", "Suomi on kaunis maa, jossa on tuhansia järviä ja laajoja metsiä. Talvella lunta on "
+           "paljon, ja kesällä aurinko paistaa lähes koko yön."},
     {"gu", "નમસ્તે! આજે હું તમને અમદાવાદ વિશે જણાવવા માંગુ છું. આ ગુજરાતનું એક મોટું અને ઐતિહાસિક શહેર છે."},
-    {"hi", "नमस्ते! आज मैं आपको दिल्ली के बारे में बताना चाहता हूँ। यह भारत की राजधानी है और यहाँ कई ऐतिहासिक इमारतें हैं।"},
-    {"it", "Ciao! Oggi vorrei parlarti della cucina italiana. La pasta è uno dei piatti più famosi al mondo, e ogni regione ha le sue ricette tradizionali."},
+    {"hi", "नमस्ते! आज मैं आपको दिल्ली के बारे में बताना चाहता हूँ। यह भारत की राजधानी है और यहाँ कई ऐतिहासिक "
+           "इमारतें हैं।"},
+    {"it", "Ciao! Oggi vorrei parlarti della cucina italiana. La pasta è uno dei piatti più famosi "
+           "al mondo, e ogni regione ha le sue ricette tradizionali."},
     {"kn", "ನಮಸ್ಕಾರ! ಇಂದು ನಾನು ನಿಮಗೆ ಬೆಂಗಳೂರಿನ ಬಗ್ಗೆ ಹೇಳಲು ಬಯಸುತ್ತೇನೆ. ಇದು ಕರ್ನಾಟಕದ ರಾಜಧಾನಿ."},
-    {"ko", "안녕하세요! 오늘은 서울에 대해 이야기하고 싶습니다. 서울은 한국의 수도이며 역사와 현대가 어우러진 도시입니다."},
+    {"ko", "안녕하세요! 오늘은 서울에 대해 이야기하고 싶습니다. 서울은 한국의 수도이며 역사와 "
+           "현대가 어우러진 도시입니다."},
     {"mr", "नमस्कार! आज मी तुम्हाला पुण्याबद्दल सांगणार आहे. हे महाराष्ट्रातील एक मोठे आणि ऐतिहासिक शहर आहे."},
-    {"ne", "नमस्ते! आज म तपाईंलाई काठमाडौंको बारेमा बताउन चाहन्छु। यो नेपालको राजधानी हो र यहाँ धेरै पुराना मन्दिरहरू छन्।"},
+    {"ne", "नमस्ते! आज म तपाईंलाई काठमाडौंको बारेमा बताउन चाहन्छु। यो नेपालको राजधानी हो र यहाँ धेरै पुराना "
+           "मन्दिरहरू छन्।"},
     {"pa", "ਸਤ ਸ੍ਰੀ ਅਕਾਲ! ਅੱਜ ਮੈਂ ਤੁਹਾਨੂੰ ਅੰਮ੍ਰਿਤਸਰ ਬਾਰੇ ਦੱਸਣਾ ਚਾਹੁੰਦਾ ਹਾਂ। ਇਹ ਪੰਜਾਬ ਦਾ ਇੱਕ ਮਸ਼ਹੂਰ ਸ਼ਹਿਰ ਹੈ।"},
-    {"pt", "Olá! Hoje vou falar sobre a importância da leitura. Ler todos os dias ajuda a desenvolver o vocabulário e a imaginação das crianças."},
-    {"ru", "Привет! Сегодня я хочу рассказать тебе о Москве. Это огромный город с богатой историей, красивыми парками и множеством музеев."},
-    {"sw", "Habari yako? Leo nataka kukueleza kuhusu maisha ya kijijini. Watu wengi hulima mashamba yao na kufuga mifugo kama ng'ombe na mbuzi."},
-    {"ta", "வணக்கம்! இன்று நான் உங்களுக்கு சென்னை நகரத்தைப் பற்றி சொல்ல விரும்புகிறேன். இது தமிழ்நாட்டின் தலைநகரம்."},
+    {"pt", "Olá! Hoje vou falar sobre a importância da leitura. Ler todos os dias ajuda a "
+           "desenvolver o vocabulário e a imaginação das crianças."},
+    {"ru", "Привет! Сегодня я хочу рассказать тебе о Москве. Это огромный город с богатой "
+           "историей, красивыми парками и множеством музеев."},
+    {"sw", "Habari yako? Leo nataka kukueleza kuhusu maisha ya kijijini. Watu wengi hulima "
+           "mashamba yao na kufuga mifugo kama ng'ombe na mbuzi."},
+    {"ta",
+     "வணக்கம்! இன்று நான் உங்களுக்கு சென்னை நகரத்தைப் பற்றி சொல்ல விரும்புகிறேன். இது தமிழ்நாட்டின் தலைநகரம்."},
     {"te", "నమస్కారం! ఈ రోజు నేను మీకు హైదరాబాద్ గురించి చెప్పాలనుకుంటున్నాను. ఇది తెలంగాణ రాజధాని."},
-    {"th", "สวัสดีครับ วันนี้ผมอยากเล่าเรื่องกรุงเทพมหานครให้ฟัง เมืองนี้เป็นเมืองหลวงของประเทศไทยและมีวัดสวยงามมากมาย"},
-    {"ur", "السلام علیکم! آج میں آپ کو لاہور کے بارے میں بتانا چاہتا ہوں۔ یہ پاکستان کا ایک بڑا اور تاریخی شہر ہے۔"},
-    {"vi", "Xin chào! Hôm nay tôi muốn giới thiệu về thành phố Hà Nội. Đây là thủ đô của Việt Nam, nổi tiếng với hồ Hoàn Kiếm và phố cổ."},
+    {"th",
+     "สวัสดีครับ วันนี้ผมอยากเล่าเรื่องกรุงเทพมหานครให้ฟัง เมืองนี้เป็นเมืองหลวงของประเทศไทยและมีวัดสวยงามมากมาย"},
+    {"ur", "السلام علیکم! آج میں آپ کو لاہور کے بارے میں بتانا چاہتا ہوں۔ یہ پاکستان کا ایک بڑا "
+           "اور تاریخی شہر ہے۔"},
+    {"vi", "Xin chào! Hôm nay tôi muốn giới thiệu về thành phố Hà Nội. Đây là thủ đô của Việt Nam, "
+           "nổi tiếng với hồ Hoàn Kiếm và phố cổ."},
 };
 
 /* ------------------------------------------------------------- generator */
@@ -197,8 +213,8 @@ static void generate(gen *g, buf *out)
             buf_truncate(&body, (size_t)(sp - body.data));
             if ((long)ustr_count_words(body.data, body.len) < words_target) break;
         }
-        if (words_target > 0 && want(g, "length_constraints:number_words", NULL)->relation ==
-                                    IFEVAL_REL_AT_LEAST)
+        if (words_target > 0 &&
+            want(g, "length_constraints:number_words", NULL)->relation == IFEVAL_REL_AT_LEAST)
             buf_puts(&body, " and more words to reach the goal.");
     }
     /* insertions */
@@ -229,7 +245,8 @@ static void generate(gen *g, buf *out)
     if ((kw = want(g, "detectable_format:number_bullet_lists", &f))) {
         long k = f ? kw->num_bullets : kw->num_bullets + 1;
         buf_puts(&body, "\n");
-        for (long i = 0; i < k; i++) buf_printf(&body, "\n%s Point number %ld", i % 2 ? "-" : "*", i + 1);
+        for (long i = 0; i < k; i++)
+            buf_printf(&body, "\n%s Point number %ld", i % 2 ? "-" : "*", i + 1);
     }
     if ((kw = want(g, "change_case:capital_word_frequency", &f))) {
         long k = count_for(kw->capital_relation, kw->capital_frequency, f);
@@ -278,9 +295,11 @@ static void generate(gen *g, buf *out)
             for (size_t i = 0; i < out->len; i++)
                 if (out->data[i] != ',') out->data[w++] = out->data[i];
             buf_truncate(out, w);
-        } else buf_puts(out, " Well, that is all.");
+        } else
+            buf_puts(out, " Well, that is all.");
     }
-    if (want(g, "change_case:english_capital", &f) || want(g, "change_case:english_lowercase", &f)) {
+    if (want(g, "change_case:english_capital", &f) ||
+        want(g, "change_case:english_lowercase", &f)) {
         bool upper = want(g, "change_case:english_capital", &f) != NULL;
         buf c = BUF_INIT;
         for (size_t i = 0; i < out->len; i++) {
@@ -316,8 +335,10 @@ int main(int argc, char **argv)
     const char *replay = NULL;
     int repeat = 3;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--write-replay") && i + 1 < argc) replay = argv[++i];
-        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) repeat = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--write-replay") && i + 1 < argc)
+            replay = argv[++i];
+        else if (!strcmp(argv[i], "--repeat") && i + 1 < argc)
+            repeat = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: bench_ifeval [--write-replay FILE] [--repeat N]\n");
             return 2;

@@ -80,7 +80,8 @@ static void test_ifeval_checkers__registry(void)
         CHECK(c->check != NULL);
     }
     CHECK_INT(n, 25);
-    CHECK(ifeval_checker_find("keywords:key_sentences") == NULL); /* exists upstream, unregistered */
+    CHECK(ifeval_checker_find("keywords:key_sentences") ==
+          NULL); /* exists upstream, unregistered */
     CHECK(ifeval_checker_find("") == NULL);
     CHECK_INT(ifeval_mode_from_name("fixed"), IFEVAL_MODE_FIXED);
     CHECK_INT(ifeval_mode_from_name("compat"), IFEVAL_MODE_COMPAT);
@@ -115,7 +116,8 @@ static void test_ifeval_checkers__bad_builds(void)
     CHECK_INT(ifeval_inst_check(env_fixed, &in, "so F(X) = 1", 11, &e), 1);
     ifeval_inst_release(&in);
     ifeval_inst_release(&in); /* safe twice */
-    kw.present = 1u << IFEVAL_KW_LETTER | 1u << IFEVAL_KW_LET_FREQUENCY | 1u << IFEVAL_KW_LET_RELATION;
+    kw.present =
+        1u << IFEVAL_KW_LETTER | 1u << IFEVAL_KW_LET_FREQUENCY | 1u << IFEVAL_KW_LET_RELATION;
     kw.letter = "";
     kw.let_relation = IFEVAL_REL_AT_LEAST;
     CHECK_INT(ifeval_inst_build(env_compat, "keywords:letter_frequency", &kw, NULL, &in, &e),
@@ -161,21 +163,42 @@ static void test_ifeval_checkers__variants(void)
 
 static void test_ifeval_checkers__json(void)
 {
-    const char *ok[] = {"{}", "[]", "0", "-0", "1.5e-3", "true", "null", "NaN", "-Infinity",
-                        "\"\\ud800\"", " {\"a\" : [ ] } \n", "{\"a\":{\"b\":[1,{\"c\":null}]}}",
-                        "\"\xc3\xa9\"", "123456789012345678901234567890", "1E400"};
+    const char *ok[] = {"{}",
+                        "[]",
+                        "0",
+                        "-0",
+                        "1.5e-3",
+                        "true",
+                        "null",
+                        "NaN",
+                        "-Infinity",
+                        "\"\\ud800\"",
+                        " {\"a\" : [ ] } \n",
+                        "{\"a\":{\"b\":[1,{\"c\":null}]}}",
+                        "\"\xc3\xa9\"",
+                        "123456789012345678901234567890",
+                        "1E400"};
     for (size_t i = 0; i < ARRAY_LEN(ok); i++)
         CHECK_MSG(ifeval_json_valid(ok[i], strlen(ok[i])), "%s", ok[i]);
-    const char *bad[] = {"", " ", "{", "}", "[1,]", "{\"a\"}", "{\"a\":}", "{1:2}", "'a'", "tru",
-                         "nan", "+1", ".5", "1.", "-", "--1", "0x10", "\"a", "\"\\u12\"",
-                         "\"\\q\"", "[1 2]", "{\"a\":1 \"b\":2}", "\"a\nb\"", "// c\n1", "1 2",
-                         "Infinityy", "[\"\\\"]"};
+    const char *bad[] = {"",          " ",
+                         "{",         "}",
+                         "[1,]",      "{\"a\"}",
+                         "{\"a\":}",  "{1:2}",
+                         "'a'",       "tru",
+                         "nan",       "+1",
+                         ".5",        "1.",
+                         "-",         "--1",
+                         "0x10",      "\"a",
+                         "\"\\u12\"", "\"\\q\"",
+                         "[1 2]",     "{\"a\":1 \"b\":2}",
+                         "\"a\nb\"",  "// c\n1",
+                         "1 2",       "Infinityy",
+                         "[\"\\\"]"};
     for (size_t i = 0; i < ARRAY_LEN(bad); i++)
         CHECK_MSG(!ifeval_json_valid(bad[i], strlen(bad[i])), "%s", bad[i]);
     /* every proper prefix of a valid document is invalid */
     const char *doc = "{\"name\": \"A\", \"list\": [1, -2.5e3, true, null], \"o\": {}}";
-    for (size_t k = 0; k < strlen(doc); k++)
-        CHECK_MSG(!ifeval_json_valid(doc, k), "prefix %zu", k);
+    for (size_t k = 0; k < strlen(doc); k++) CHECK_MSG(!ifeval_json_valid(doc, k), "prefix %zu", k);
     CHECK(ifeval_json_valid(doc, strlen(doc)));
 }
 

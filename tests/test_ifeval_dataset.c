@@ -26,19 +26,31 @@ static void test_ifeval_dataset__real(void)
         const char *id;
         int n;
     } want[] = {
-        {"change_case:capital_word_frequency", 25}, {"change_case:english_capital", 25},
-        {"change_case:english_lowercase", 39}, {"combination:repeat_prompt", 41},
-        {"combination:two_responses", 24}, {"detectable_content:number_placeholders", 27},
-        {"detectable_content:postscript", 26}, {"detectable_format:constrained_response", 10},
-        {"detectable_format:json_format", 17}, {"detectable_format:multiple_sections", 14},
+        {"change_case:capital_word_frequency", 25},
+        {"change_case:english_capital", 25},
+        {"change_case:english_lowercase", 39},
+        {"combination:repeat_prompt", 41},
+        {"combination:two_responses", 24},
+        {"detectable_content:number_placeholders", 27},
+        {"detectable_content:postscript", 26},
+        {"detectable_format:constrained_response", 10},
+        {"detectable_format:json_format", 17},
+        {"detectable_format:multiple_sections", 14},
         {"detectable_format:number_bullet_lists", 31},
-        {"detectable_format:number_highlighted_sections", 48}, {"detectable_format:title", 37},
-        {"keywords:existence", 39}, {"keywords:forbidden_words", 49}, {"keywords:frequency", 42},
-        {"keywords:letter_frequency", 33}, {"language:response_language", 31},
+        {"detectable_format:number_highlighted_sections", 48},
+        {"detectable_format:title", 37},
+        {"keywords:existence", 39},
+        {"keywords:forbidden_words", 49},
+        {"keywords:frequency", 42},
+        {"keywords:letter_frequency", 33},
+        {"language:response_language", 31},
         {"length_constraints:nth_paragraph_first_word", 12},
-        {"length_constraints:number_paragraphs", 27}, {"length_constraints:number_sentences", 52},
-        {"length_constraints:number_words", 52}, {"punctuation:no_comma", 66},
-        {"startend:end_checker", 26}, {"startend:quotation", 41},
+        {"length_constraints:number_paragraphs", 27},
+        {"length_constraints:number_sentences", 52},
+        {"length_constraints:number_words", 52},
+        {"punctuation:no_comma", 66},
+        {"startend:end_checker", 26},
+        {"startend:quotation", 41},
     };
     int counts[ARRAY_LEN(want)] = {0};
     size_t total = 0;
@@ -125,15 +137,23 @@ static void test_ifeval_dataset__bad_lines(void)
         "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": []}",
         "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [1], \"kwargs\": [{}]}",
         "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": [[]]}",
-        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": [{\"num_words\": \"5\"}]}",
-        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": [{\"num_words\": 2.5}]}",
-        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": [{\"relation\": \"at most\"}]}",
-        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": [{\"section_splitter\": \"X\"}]}",
-        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": [{\"keywords\": [\"a\", 2]}]}",
-        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": [{\"keywords\": \"a\"}]}",
-        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": [{\"letter\": 1}]}",
+        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": "
+        "[{\"num_words\": \"5\"}]}",
+        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": "
+        "[{\"num_words\": 2.5}]}",
+        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": "
+        "[{\"relation\": \"at most\"}]}",
+        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": "
+        "[{\"section_splitter\": \"X\"}]}",
+        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": "
+        "[{\"keywords\": [\"a\", 2]}]}",
+        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": "
+        "[{\"keywords\": \"a\"}]}",
+        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": "
+        "[{\"letter\": 1}]}",
         "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"\"], \"kwargs\": [{}]}",
-        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": [{\"num_words\": 1e12}]}",
+        "{\"key\": 7, \"prompt\": \"x\", \"instruction_id_list\": [\"a:b\"], \"kwargs\": "
+        "[{\"num_words\": 1e12}]}",
     };
     for (size_t k = 0; k < ARRAY_LEN(bad); k++) {
         int rc = ifeval_parse_line(bad[k], strlen(bad[k]), "t:9", &a, &r, &e);
@@ -141,8 +161,9 @@ static void test_ifeval_dataset__bad_lines(void)
         CHECK_MSG(strncmp(e.msg, "t:9", 3) == 0, "case %zu: %s", k, e.msg);
     }
     /* the Hugging Face layout: every key present, unused ones null */
-    const char *hf = "{\"key\": 8, \"prompt\": \"x\", \"instruction_id_list\": [\"punctuation:no_comma\"], "
-                     "\"kwargs\": [{\"num_words\": null, \"relation\": null, \"keywords\": null}]}";
+    const char *hf =
+        "{\"key\": 8, \"prompt\": \"x\", \"instruction_id_list\": [\"punctuation:no_comma\"], "
+        "\"kwargs\": [{\"num_words\": null, \"relation\": null, \"keywords\": null}]}";
     CHECK_INT(ifeval_parse_line(hf, strlen(hf), "t:2", &a, &r, &e), 0);
     CHECK_INT(r.kwargs[0].present, 0);
     arena_release(&a);
@@ -168,7 +189,8 @@ static void test_ifeval_dataset__files(void)
     o.data_dir = NULL;
     CHECK_INT(ifeval_load(&o, NULL, &a, &set, &e), ERR_NOTFOUND);
     o.data_dir = dir;
-    const char *line = "{\"key\": 1, \"prompt\": \"p\", \"instruction_id_list\": [\"punctuation:no_comma\"], \"kwargs\": [{}]}\n";
+    const char *line = "{\"key\": 1, \"prompt\": \"p\", \"instruction_id_list\": "
+                       "[\"punctuation:no_comma\"], \"kwargs\": [{}]}\n";
     FILE *f = fopen(path, "w");
     fprintf(f, "%s\n%s", line, line); /* a blank line is skipped; the key repeats */
     fclose(f);

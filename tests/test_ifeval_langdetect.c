@@ -55,7 +55,8 @@ static void test_ifeval_langdetect__golden(void)
                       "%s:%zu: \"%.60s\": got %s, Python %s", g.path, g.it.lineno, t,
                       r.lang ? r.lang : "(no features)", lang->valuestring);
             /* same arithmetic in the same order: the probabilities agree to the bit */
-            CHECK_MSG(r.prob == prob, "%s:%zu: p %.17g vs %.17g", g.path, g.it.lineno, r.prob, prob);
+            CHECK_MSG(r.prob == prob, "%s:%zu: p %.17g vs %.17g", g.path, g.it.lineno, r.prob,
+                      prob);
         }
         exact += r.lang || cJSON_IsNull(lang);
         cJSON_Delete(j);
@@ -133,7 +134,8 @@ static void test_ifeval_langdetect__bad_profiles(void)
     CHECK(strstr(e.msg, "python3-langdetect") != NULL);
     CHECK(x == NULL);
     CHECK_INT(langdetect_open(&x, dir, &e), ERR_NOTFOUND); /* empty folder */
-    const char *a = "{\"freq\":{\"a\":5,\"ab\":2,\"abc\":1,\"abcd\":9},\"n_words\":[10,4,2],\"name\":\"xa\"}";
+    const char *a =
+        "{\"freq\":{\"a\":5,\"ab\":2,\"abc\":1,\"abcd\":9},\"n_words\":[10,4,2],\"name\":\"xa\"}";
     const char *b = "{\"freq\":{\"b\":5,\"ba\":2},\"n_words\":[10,4,2],\"name\":\"xb\"}";
     write_file(dir, "xa", a, strlen(a));
     write_file(dir, "xb", b, strlen(b));

@@ -38,7 +38,8 @@ static void test_ifeval_punkt__golden(void)
             same = strlen(w) == sp.v[i].end - sp.v[i].start &&
                    memcmp(w, t + sp.v[i].start, strlen(w)) == 0;
         }
-        CHECK_MSG(same, "%s:%zu: sentences of \"%.80s\" differ from nltk's", g.path, g.it.lineno, t);
+        CHECK_MSG(same, "%s:%zu: sentences of \"%.80s\" differ from nltk's", g.path, g.it.lineno,
+                  t);
         cJSON_Delete(j);
         cases++;
     }
@@ -58,8 +59,10 @@ static void test_ifeval_punkt__facts(void)
     CHECK_INT(count(" \n\t "), 0);
     CHECK_INT(count("end."), 1);
     CHECK_INT(count("Mr. Smith left. He came back."), 2); /* mr is an abbreviation */
-    CHECK_INT(count("It is 5 p.m. The show starts."), 2);  /* ortho: "the" seen lower-case mid-sentence */
-    CHECK_INT(count("He said \"Stop.\" Then he left."), 2); /* the quote moves to the first sentence */
+    CHECK_INT(count("It is 5 p.m. The show starts."),
+              2); /* ortho: "the" seen lower-case mid-sentence */
+    CHECK_INT(count("He said \"Stop.\" Then he left."),
+              2); /* the quote moves to the first sentence */
     punkt_spans sp = PUNKT_SPANS_INIT;
     err e = ERR_INIT;
     const char *t = "He said \"Stop.\" Then he left.";
@@ -100,7 +103,8 @@ static void test_ifeval_punkt__bad_tables(void)
     CHECK_INT(punkt_load(&m, dir, &e), ERR_NOTFOUND); /* no ortho_context.tab */
     CHECK(strstr(e.msg, "ortho_context.tab") != NULL);
     /* malformed lines name file and line */
-    const char *bad_ortho[] = {"the\t32\nfoo", "the\t", "the\tx1", "\t4", "the\t1234567", "a\t\xff"};
+    const char *bad_ortho[] = {"the\t32\nfoo", "the\t",        "the\tx1",
+                               "\t4",          "the\t1234567", "a\t\xff"};
     for (size_t k = 0; k < ARRAY_LEN(bad_ortho); k++) {
         write_file(dir, "ortho_context.tab", bad_ortho[k]);
         CHECK_MSG(punkt_load(&m, dir, &e) == ERR_PARSE, "ortho %zu", k);
@@ -124,7 +128,8 @@ static void test_ifeval_punkt__bad_tables(void)
     punkt_release(&m); /* twice is fine */
     /* an unloaded model is refused, not crashed on */
     CHECK_INT(punkt_count(&m, "a. b.", 5, &n, &e), ERR_INVALID);
-    const char *names[] = {"abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab"};
+    const char *names[] = {"abbrev_types.txt", "collocations.tab", "sent_starters.txt",
+                           "ortho_context.tab"};
     for (size_t k = 0; k < ARRAY_LEN(names); k++) {
         char p[512];
         snprintf(p, sizeof p, "%s/%s", dir, names[k]);

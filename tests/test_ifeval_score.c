@@ -57,8 +57,9 @@ static const char *metric_outcome(const cJSON *f, const char *name)
 static void test_ifeval_score__worked_example(void)
 {
     /* SCORING.md 3.4: P1 has [A, B], P2 has [C]; strict A yes B no, C yes; loose all yes */
-    item p1 = make_item("{\"key\": 1, \"prompt\": \"p1\", \"instruction_id_list\": "
-                        "[\"punctuation:no_comma\", \"startend:quotation\"], \"kwargs\": [{}, {}]}");
+    item p1 =
+        make_item("{\"key\": 1, \"prompt\": \"p1\", \"instruction_id_list\": "
+                  "[\"punctuation:no_comma\", \"startend:quotation\"], \"kwargs\": [{}, {}]}");
     item p2 = make_item("{\"key\": 2, \"prompt\": \"p2\", \"instruction_id_list\": "
                         "[\"detectable_format:title\"], \"kwargs\": [{}]}");
     sample_view s[2] = {view(&p1, "Sure:\n\"Hello there\""), view(&p2, "<<Title>>\nBody.")};
@@ -102,7 +103,8 @@ static void test_ifeval_score__worked_example(void)
     /* run-level facts */
     CHECK(cJSON_IsString(cJSON_GetObjectItem(info, "ifeval_think")));
     CHECK(cJSON_IsNull(cJSON_GetObjectItem(info, "ifeval_punkt_tables"))); /* not needed here */
-    CHECK(cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(info, "ifeval_langdetect"), "seed")));
+    CHECK(cJSON_IsNumber(
+        cJSON_GetObjectItem(cJSON_GetObjectItem(info, "ifeval_langdetect"), "seed")));
     cJSON_Delete(m);
     cJSON_Delete(info);
     for (int i = 0; i < 2; i++) score_record_release(&r[i]);
@@ -114,11 +116,11 @@ static void test_ifeval_score__outcomes(void)
                        "[\"length_constraints:number_words\", \"punctuation:no_comma\"], "
                        "\"kwargs\": [{\"num_words\": 3, \"relation\": \"at least\"}, {}]}");
     sample_view s[6] = {
-        view(&p, "one two three four"),          /* correct */
-        view(&p, "one, two"),                    /* wrong */
-        view(&p, "one two"),                     /* truncated (hit the cap) */
-        view(&p, "  \n "),                       /* no_answer */
-        view(&p, ""),                            /* generation failed */
+        view(&p, "one two three four"), /* correct */
+        view(&p, "one, two"),           /* wrong */
+        view(&p, "one two"),            /* truncated (hit the cap) */
+        view(&p, "  \n "),              /* no_answer */
+        view(&p, ""),                   /* generation failed */
         view(&p, "<think>Let me count, carefully.</think>\n\none two three"),
     };
     s[2].finish_reason = "length";

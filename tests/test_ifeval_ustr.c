@@ -29,7 +29,8 @@ static void test_ifeval_ustr__decode(void)
     CHECK_INT(ustr_prev(s, &i), 'a');
     CHECK_INT(i, 0);
     /* bad bytes decode one at a time as U+FFFD and never read past n */
-    const char *bad[] = {"\xff", "\xc0\xaf", "\xe2\x82", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80"};
+    const char *bad[] = {"\xff",         "\xc0\xaf",         "\xe2\x82",
+                         "\xed\xa0\x80", "\xf4\x90\x80\x80", "\x80"};
     for (size_t k = 0; k < ARRAY_LEN(bad); k++) {
         size_t j = 0, bn = strlen(bad[k]);
         CHECK_INT(ustr_next(bad[k], bn, &j), USTR_REPLACEMENT);
@@ -58,8 +59,8 @@ static void test_ifeval_ustr__decode(void)
 static void test_ifeval_ustr__classes(void)
 {
     /* Python's str.isspace(): includes the information separators U+001C..U+001F */
-    const uint32_t ws[] = {0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1F, 0x20, 0x85, 0xA0, 0x1680, 0x2000,
-                           0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000};
+    const uint32_t ws[] = {0x9,  0xA,    0xB,    0xC,    0xD,    0x1C,   0x1F,   0x20,   0x85,
+                           0xA0, 0x1680, 0x2000, 0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000};
     for (size_t k = 0; k < ARRAY_LEN(ws); k++) CHECK_MSG(ustr_isspace(ws[k]), "U+%04X", ws[k]);
     const uint32_t not_ws[] = {0x8, 0x1B, 0x200B, 0xFEFF, 0x180E, 'a', 0x21};
     for (size_t k = 0; k < ARRAY_LEN(not_ws); k++) CHECK(!ustr_isspace(not_ws[k]));
@@ -94,20 +95,24 @@ static void test_ifeval_ustr__strings(void)
     CHECK(ustr_isupper("U.S.", 4));
     CHECK(!ustr_isupper("\xc7\x85", 2)); /* ǅ is title case */
     CHECK(!ustr_islower("\xc7\x85", 2));
-    CHECK(ustr_islower("stra\xc3\x9f" "e 1", 9)); /* straße 1 */
+    CHECK(ustr_islower("stra\xc3\x9f"
+                       "e 1",
+                       9)); /* straße 1 */
     CHECK(!ustr_islower("Hello", 5));
-    CHECK(ustr_isupper("\xc3\x9c" "BER", 5)); /* ÜBER */
+    CHECK(ustr_isupper("\xc3\x9c"
+                       "BER",
+                       5)); /* ÜBER */
 
     CHECK_STR(lower("Hello WORLD"), "hello world");
-    CHECK_STR(lower("\xc4\xb0"), "i\xcc\x87");                          /* İ -> i + U+0307 */
-    CHECK_STR(lower("\xce\x91\xce\xa3"), "\xce\xb1\xcf\x82");           /* ΑΣ -> ας */
+    CHECK_STR(lower("\xc4\xb0"), "i\xcc\x87");                /* İ -> i + U+0307 */
+    CHECK_STR(lower("\xce\x91\xce\xa3"), "\xce\xb1\xcf\x82"); /* ΑΣ -> ας */
     CHECK_STR(lower("\xce\x91\xce\xa3 \xce\x92"), "\xce\xb1\xcf\x82 \xce\xb2");
-    CHECK_STR(lower("\xce\xa3"), "\xcf\x83");                           /* lone Σ -> σ */
+    CHECK_STR(lower("\xce\xa3"), "\xcf\x83");                                 /* lone Σ -> σ */
     CHECK_STR(lower("\xce\x91\xce\xa3\xce\x91"), "\xce\xb1\xcf\x83\xce\xb1"); /* ΑΣΑ -> ασα */
     CHECK_STR(lower("\xce\xa3."), "\xcf\x83.");
     CHECK_STR(lower("\xce\x91\xce\xa3."), "\xce\xb1\xcf\x82.");
-    CHECK_STR(lower("\xe2\x84\xaa"), "k");                              /* Kelvin sign */
-    CHECK_STR(lower("\xe1\xba\x9e"), "\xc3\x9f");                       /* ẞ -> ß */
+    CHECK_STR(lower("\xe2\x84\xaa"), "k");        /* Kelvin sign */
+    CHECK_STR(lower("\xe1\xba\x9e"), "\xc3\x9f"); /* ẞ -> ß */
     CHECK_STR(lower(""), "");
 
     size_t b, e;
@@ -135,9 +140,14 @@ static void test_ifeval_ustr__words(void)
         const char *s;
         size_t n;
     } cases[] = {
-        {"Don't stop-me now", 5}, {"3.14", 2}, {"pi_value", 1}, {"", 0}, {"   ", 0},
+        {"Don't stop-me now", 5},
+        {"3.14", 2},
+        {"pi_value", 1},
+        {"", 0},
+        {"   ", 0},
         {"\xe0\xa4\xa8\xe0\xa4\xae\xe0\xa4\xb8\xe0\xa5\x8d\xe0\xa4\xa4\xe0\xa5\x87 "
-         "\xe0\xa4\xa6\xe0\xa5\x81\xe0\xa4\xa8\xe0\xa4\xbf\xe0\xa4\xaf\xe0\xa4\xbe", 5}, /* नमस्ते दुनिया */
+         "\xe0\xa4\xa6\xe0\xa5\x81\xe0\xa4\xa8\xe0\xa4\xbf\xe0\xa4\xaf\xe0\xa4\xbe",
+         5}, /* नमस्ते दुनिया */
         {"caf\xc3\xa9 na\xc3\xafve", 2},
         {"**bold** _under_ #tag", 3},
     };
@@ -184,7 +194,7 @@ static void test_ifeval_ustr__pyre(void)
     CHECK_INT(count("^" PYRE_WS "*-.*$", PYRE_MULTILINE, "- a\n-b\n x\n  - c"), 3);
     CHECK_INT(count("\\w+", 0, "\xc3\xa9t\xc3\xa9 2\xc2\xbd"), 2);
     CHECK_INT(count("a.b", 0, "a\nb a\rb"), 1); /* . excludes only \n */
-    CHECK_INT(count("\\s", 0, "\x1c"), 0);        /* PCRE's \s lacks U+001C: PYRE_WS has it */
+    CHECK_INT(count("\\s", 0, "\x1c"), 0);      /* PCRE's \s lacks U+001C: PYRE_WS has it */
     CHECK_INT(count(PYRE_WS, 0, "\x1c"), 1);
     /* re.sub with groups; an unset group gives "" */
     CHECK_STR(sub("x*", "abxd", "-"), "-a-b--d-");

@@ -65,12 +65,12 @@ static void test_ifeval_wordtok__facts(void)
 {
     /* SCORING.md 3.3 #21, 3.5.2 and the 5.3 vector */
     CHECK_INT(upper("I LOVE NYC and U.S. trips"), 4);
-    CHECK_INT(upper("DON'T"), 2);            /* DO + N'T */
-    CHECK_INT(upper("NYC's parks"), 1);      /* NYC + 's */
+    CHECK_INT(upper("DON'T"), 2);             /* DO + N'T */
+    CHECK_INT(upper("NYC's parks"), 1);       /* NYC + 's */
     CHECK_INT(upper("WELL-KNOWN AND/OR"), 2); /* hyphens and slashes do not split */
-    CHECK_INT(upper("ABC:def"), 1);          /* ':' before a non-digit splits */
+    CHECK_INT(upper("ABC:def"), 1);           /* ':' before a non-digit splits */
     CHECK_INT(upper("3PM - 12:30"), 1);
-    CHECK_INT(upper("CANNOT"), 2);           /* CAN + NOT */
+    CHECK_INT(upper("CANNOT"), 2); /* CAN + NOT */
     CHECK_INT(upper(""), 0);
     CHECK_INT(upper("-- ... !!!"), 0);
     buf toks = BUF_INIT;

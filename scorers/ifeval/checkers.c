@@ -161,15 +161,20 @@ static int need_punkt(ifeval_env *env, err *e)
     if (env->punkt_loaded) return 0;
     buf dir = BUF_INIT;
     int rc = 0;
-    if (env->punkt_dir_opt) rc = buf_puts(&dir, env->punkt_dir_opt);
-    else if (env->data_dir) rc = path_join(&dir, env->data_dir, "ifeval/punkt_tab/english");
+    if (env->punkt_dir_opt)
+        rc = buf_puts(&dir, env->punkt_dir_opt);
+    else if (env->data_dir)
+        rc = path_join(&dir, env->data_dir, "ifeval/punkt_tab/english");
     else {
-        return err_set(e, ERR_NOTFOUND, "ifeval: no data directory for the Punkt tables "
-                                        "(ifeval/punkt_tab/english; use --data-dir or `tally "
-                                        "datasets fetch`)");
+        return err_set(e, ERR_NOTFOUND,
+                       "ifeval: no data directory for the Punkt tables "
+                       "(ifeval/punkt_tab/english; use --data-dir or `tally "
+                       "datasets fetch`)");
     }
-    if (rc < 0) rc = err_set(e, ERR_NOMEM, "out of memory");
-    else if ((rc = punkt_load(&env->punkt, dir.data, e)) == 0) env->punkt_loaded = true;
+    if (rc < 0)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    else if ((rc = punkt_load(&env->punkt, dir.data, e)) == 0)
+        env->punkt_loaded = true;
     buf_release(&dir);
     return rc;
 }
@@ -277,7 +282,8 @@ static const char *fold_dotted_i(buf *tmp, const char *s, size_t n, size_t *len_
             ((unsigned char)s[i + 1] == 0xB0 || (unsigned char)s[i + 1] == 0xB1)) {
             if (buf_putc(tmp, 'i') < 0) return NULL;
             i++;
-        } else if (buf_putc(tmp, s[i]) < 0) return NULL;
+        } else if (buf_putc(tmp, s[i]) < 0)
+            return NULL;
     }
     *len_out = tmp->len;
     return tmp->data;
@@ -316,8 +322,10 @@ static int language_is(ifeval_env *env, const char *v, size_t n, const char *wan
     const char *lang = NULL;
     int rc = detect(env, v, n, &lang, e);
     if (rc < 0) return rc;
-    if (!lang) *ok = env->mode == IFEVAL_MODE_COMPAT; /* FIXED: no letters is not a language */
-    else *ok = strcmp(lang, want) == 0;
+    if (!lang)
+        *ok = env->mode == IFEVAL_MODE_COMPAT; /* FIXED: no letters is not a language */
+    else
+        *ok = strcmp(lang, want) == 0;
     return 0;
 }
 
@@ -382,9 +390,9 @@ static int build_forbidden(ifeval_env *env, ifeval_inst *in, err *e)
         const char *w = in->kw->forbidden_words[i];
         /* r"\b" + word + r"\b", the word spliced in as a regex (FIXED: as a literal) */
         if (buf_puts(&p, "\\b") < 0 ||
-            (env->mode == IFEVAL_MODE_FIXED ? buf_puts(&p, "(?:") < 0 || append_escaped(&p, w) < 0 ||
-                                                  buf_putc(&p, ')') < 0
-                                            : buf_puts(&p, w) < 0) ||
+            (env->mode == IFEVAL_MODE_FIXED
+                 ? buf_puts(&p, "(?:") < 0 || append_escaped(&p, w) < 0 || buf_putc(&p, ')') < 0
+                 : buf_puts(&p, w) < 0) ||
             buf_puts(&p, "\\b") < 0) {
             rc = err_set(e, ERR_NOMEM, "out of memory");
             break;
@@ -443,8 +451,8 @@ static int check_letter(ifeval_env *env, const ifeval_inst *in, const char *v, s
 /* ------------------------------------------------------------- language */
 
 /* language:response_language — langdetect.detect(v) == language. */
-static int check_language(ifeval_env *env, const ifeval_inst *in, const char *v, size_t n,
-                          bool *ok, err *e)
+static int check_language(ifeval_env *env, const ifeval_inst *in, const char *v, size_t n, bool *ok,
+                          err *e)
 {
     return language_is(env, v, n, in->kw->language, ok, e);
 }
@@ -464,8 +472,8 @@ static int check_sentences(ifeval_env *env, const ifeval_inst *in, const char *v
 
 typedef struct pieces_ctx {
     const char *v;
-    size_t last;   /* start of the current piece */
-    size_t total;  /* pieces so far */
+    size_t last;  /* start of the current piece */
+    size_t total; /* pieces so far */
     bool empty_middle, first_blank;
     size_t blank_ends;
 } pieces_ctx;
@@ -476,8 +484,10 @@ static int paragraph_piece(void *ctx, const pyre_scan *sc, size_t ms, size_t me)
     pieces_ctx *p = ctx;
     bool blank = ustr_is_blank(p->v + p->last, ms - p->last);
     if (blank) {
-        if (p->total == 0) p->blank_ends++;
-        else p->empty_middle = true;
+        if (p->total == 0)
+            p->blank_ends++;
+        else
+            p->empty_middle = true;
     }
     p->total++;
     p->last = me;
@@ -597,8 +607,10 @@ static int build_postscript(ifeval_env *env, ifeval_inst *in, err *e)
     bool fixed = env->mode == IFEVAL_MODE_FIXED;
     int rc = buf_puts(&p, fixed ? "^" PYRE_WS "*[*_]*" : PYRE_WS "*");
     if (rc == 0) {
-        if (strcmp(m, "P.P.S") == 0) rc = buf_puts(&p, "p\\." PYRE_WS "?p\\." PYRE_WS "?s");
-        else if (strcmp(m, "P.S.") == 0) rc = buf_puts(&p, "p\\." PYRE_WS "?s\\.");
+        if (strcmp(m, "P.P.S") == 0)
+            rc = buf_puts(&p, "p\\." PYRE_WS "?p\\." PYRE_WS "?s");
+        else if (strcmp(m, "P.S.") == 0)
+            rc = buf_puts(&p, "p\\." PYRE_WS "?s\\.");
         else {
             buf_reset(&env->tmp);
             if (!ustr_valid(m, strlen(m))) {
@@ -607,12 +619,15 @@ static int build_postscript(ifeval_env *env, ifeval_inst *in, err *e)
                                in->def->id);
             }
             rc = ustr_lower(&env->tmp, m, strlen(m));
-            if (rc == 0) rc = fixed ? append_escaped(&p, env->tmp.data) : buf_puts(&p, env->tmp.data);
+            if (rc == 0)
+                rc = fixed ? append_escaped(&p, env->tmp.data) : buf_puts(&p, env->tmp.data);
         }
     }
     if (rc == 0) rc = buf_puts(&p, ".*$");
-    if (rc < 0) rc = err_set(e, ERR_NOMEM, "out of memory");
-    else rc = add_re(in, p.data, PYRE_MULTILINE, e);
+    if (rc < 0)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    else
+        rc = add_re(in, p.data, PYRE_MULTILINE, e);
     buf_release(&p);
     return rc;
 }
@@ -633,8 +648,8 @@ static int check_postscript(ifeval_env *env, const ifeval_inst *in, const char *
 /* detectable_format:number_bullet_lists — lines matching ^\s*\*[^\*].*$ plus
  * lines matching ^\s*-.*$, exactly N (FIXED: markdown list items, a `*` or
  * `-` followed by blanks and text). */
-static int check_bullets(ifeval_env *env, const ifeval_inst *in, const char *v, size_t n,
-                         bool *ok, err *e)
+static int check_bullets(ifeval_env *env, const ifeval_inst *in, const char *v, size_t n, bool *ok,
+                         err *e)
 {
     size_t a = 0, b = 0;
     int rc;
@@ -699,15 +714,17 @@ static int build_sections(ifeval_env *env, ifeval_inst *in, err *e)
     int rc = buf_puts(&p, PYRE_WS "?");
     if (rc == 0) rc = buf_puts(&p, in->kw->section_spliter);
     if (rc == 0) rc = buf_puts(&p, PYRE_WS "?\\d+" PYRE_WS "?");
-    if (rc < 0) rc = err_set(e, ERR_NOMEM, "out of memory");
-    else rc = add_re(in, p.data, 0, e);
+    if (rc < 0)
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+    else
+        rc = add_re(in, p.data, 0, e);
     buf_release(&p);
     (void)env;
     return rc;
 }
 
-static int check_sections(ifeval_env *env, const ifeval_inst *in, const char *v, size_t n,
-                          bool *ok, err *e)
+static int check_sections(ifeval_env *env, const ifeval_inst *in, const char *v, size_t n, bool *ok,
+                          err *e)
 {
     size_t count;
     int rc = pyre_count(inst_re(in, 0), &env->sc, v, n, &count, e);
@@ -913,8 +930,8 @@ static const ifeval_checker checkers[] = {
      build_letter, check_letter},
     {"language:response_language", "language", KW(LANGUAGE), IFEVAL_NEEDS_LANGDETECT, NULL,
      check_language},
-    {"length_constraints:number_sentences", "length_constraints",
-     KW(NUM_SENTENCES) | KW(RELATION), IFEVAL_NEEDS_PUNKT, NULL, check_sentences},
+    {"length_constraints:number_sentences", "length_constraints", KW(NUM_SENTENCES) | KW(RELATION),
+     IFEVAL_NEEDS_PUNKT, NULL, check_sentences},
     {"length_constraints:number_paragraphs", "length_constraints", KW(NUM_PARAGRAPHS), 0, NULL,
      check_paragraphs},
     {"length_constraints:number_words", "length_constraints", KW(NUM_WORDS) | KW(RELATION), 0, NULL,
@@ -1034,7 +1051,7 @@ int ifeval_response_set(ifeval_response *r, const char *text, size_t n, err *e)
     const char *first_nl = memchr(s, '\n', len);
     const char *last_nl = memrchr(s, '\n', len);
     size_t rest = first_nl ? (size_t)(first_nl - s) + 1 : len; /* "\n".join(r[1:]) starts here */
-    size_t head = last_nl ? (size_t)(last_nl - s) : 0;          /* "\n".join(r[:-1]) ends here */
+    size_t head = last_nl ? (size_t)(last_nl - s) : 0;         /* "\n".join(r[:-1]) ends here */
     int rc = 0;
     rc = rc ? rc : put_variant(&r->v[1], s, len, false, true);
     rc = rc ? rc : put_variant(&r->v[2], s + rest, len - rest, true, false);
@@ -1093,8 +1110,8 @@ typedef struct jscan {
 
 static void jws(jscan *j)
 {
-    while (j->i < j->n && (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' ||
-                           j->s[j->i] == '\r'))
+    while (j->i < j->n &&
+           (j->s[j->i] == ' ' || j->s[j->i] == '\t' || j->s[j->i] == '\n' || j->s[j->i] == '\r'))
         j->i++;
 }
 
@@ -1140,7 +1157,8 @@ static bool jnumber(jscan *j)
 {
     if (j->i < j->n && j->s[j->i] == '-') j->i++;
     if (!jdigit(j)) return false;
-    if (j->s[j->i] == '0') j->i++;
+    if (j->s[j->i] == '0')
+        j->i++;
     else
         while (jdigit(j)) j->i++;
     if (j->i + 1 < j->n && j->s[j->i] == '.' && j->s[j->i + 1] >= '0' && j->s[j->i + 1] <= '9') {
@@ -1150,7 +1168,8 @@ static bool jnumber(jscan *j)
     if (j->i < j->n && (j->s[j->i] == 'e' || j->s[j->i] == 'E')) {
         size_t save = j->i++;
         if (j->i < j->n && (j->s[j->i] == '+' || j->s[j->i] == '-')) j->i++;
-        if (!jdigit(j)) j->i = save; /* "1e" is the number 1 followed by junk */
+        if (!jdigit(j))
+            j->i = save; /* "1e" is the number 1 followed by junk */
         else
             while (jdigit(j)) j->i++;
     }

@@ -48,11 +48,11 @@ int ifeval_mode_from_name(const char *s);
 const char *ifeval_mode_name(int mode);
 
 typedef struct ifeval_settings {
-    int mode;                    /* enum ifeval_mode */
-    const char *data_dir;        /* the Punkt tables are DATA_DIR/ifeval/punkt_tab/english */
-    const char *punkt_dir;       /* or exactly here (overrides data_dir); NULL = not given */
-    const char *langdetect_dir;  /* langdetect profiles; NULL = LANGDETECT_DEFAULT_DIR */
-    uint32_t langdetect_seed;    /* LANGDETECT_SEED */
+    int mode;                   /* enum ifeval_mode */
+    const char *data_dir;       /* the Punkt tables are DATA_DIR/ifeval/punkt_tab/english */
+    const char *punkt_dir;      /* or exactly here (overrides data_dir); NULL = not given */
+    const char *langdetect_dir; /* langdetect profiles; NULL = LANGDETECT_DEFAULT_DIR */
+    uint32_t langdetect_seed;   /* LANGDETECT_SEED */
 } ifeval_settings;
 
 void ifeval_settings_default(ifeval_settings *s);
@@ -92,11 +92,11 @@ const ifeval_checker *ifeval_checker_find(const char *id);
 /* One instruction of one prompt, ready to check. */
 struct ifeval_inst {
     const ifeval_checker *def;
-    const ifeval_kwargs *kw;   /* borrowed */
-    const char *prompt;        /* the item's prompt (borrowed), or NULL */
-    void **re;                 /* compiled patterns (pyre *), malloc'd */
+    const ifeval_kwargs *kw; /* borrowed */
+    const char *prompt;      /* the item's prompt (borrowed), or NULL */
+    void **re;               /* compiled patterns (pyre *), malloc'd */
     size_t n_re, cap_re;
-    char *text;                /* a normalised kwarg (stripped, lower-cased), malloc'd */
+    char *text; /* a normalised kwarg (stripped, lower-cased), malloc'd */
     size_t text_len;
 };
 

@@ -120,11 +120,14 @@ static const char *make_reason(arena *a, const sample_result *res, const char *e
     if (error) return arena_strdup(a, error);
     if (res->all_strict && !res->limited.len) return NULL;
     buf b = BUF_INIT;
-    if (res->think == IFEVAL_THINK_UNCLOSED) buf_puts(&b, "unclosed <think> block, empty answer: ");
-    else if (res->blank) buf_puts(&b, "empty answer: ");
+    if (res->think == IFEVAL_THINK_UNCLOSED)
+        buf_puts(&b, "unclosed <think> block, empty answer: ");
+    else if (res->blank)
+        buf_puts(&b, "empty answer: ");
     if (!res->all_strict) {
         buf_printf(&b, "not followed: %s", res->failed_strict.data);
-        if (res->all_loose) buf_puts(&b, " (all followed loose)");
+        if (res->all_loose)
+            buf_puts(&b, " (all followed loose)");
         else if (strcmp(res->failed_loose.data, res->failed_strict.data) != 0)
             buf_printf(&b, " (loose: %s)", res->failed_loose.data);
     }
@@ -206,9 +209,8 @@ int ifeval_score(const score_ctx *c, const sample_view *s, size_t n, score_recor
             o_strict = classify(res.all_strict, sv, res.blank);
             o_loose = classify(res.all_loose, sv, res.blank);
             if (res.think != IFEVAL_THINK_NONE)
-                cJSON_AddStringToObject(fields, "think", res.think == IFEVAL_THINK_UNCLOSED
-                                                             ? "unclosed"
-                                                             : "removed");
+                cJSON_AddStringToObject(
+                    fields, "think", res.think == IFEVAL_THINK_UNCLOSED ? "unclosed" : "removed");
             out[i].reason = make_reason(c->a, &res, NULL);
         }
         cJSON_AddStringToObject(metrics, "prompt_strict", outcome_name(o_strict));

@@ -49,7 +49,7 @@ struct langdetect {
     size_t cap, n_rows;
     uint32_t *row_off; /* n_rows + 1 offsets into entries (CSR) */
     lang_prob *entries;
-    uint16_t *cjk;     /* (cp - 0x4E00) -> representative - 0x4E00, or NULL */
+    uint16_t *cjk;      /* (cp - 0x4E00) -> representative - 0x4E00, or NULL */
     uint32_t vi[24][5]; /* composed letter for (base, mark) */
     pyre *url_re, *mail_re;
 };
@@ -250,9 +250,9 @@ out:
 }
 
 /* Letters Vietnamese text may write as letter + combining mark, and the marks. */
-static const uint32_t vi_bases[24] = {'A', 'E', 'I', 'O', 'U', 'Y', 'a', 'e', 'i', 'o', 'u', 'y',
-                                      0xC2, 0xCA, 0xD4, 0xE2, 0xEA, 0xF4, 0x102, 0x103, 0x1A0,
-                                      0x1A1, 0x1AF, 0x1B0};
+static const uint32_t vi_bases[24] = {'A',  'E',  'I',   'O',   'U',   'Y',   'a',   'e',
+                                      'i',  'o',  'u',   'y',   0xC2,  0xCA,  0xD4,  0xE2,
+                                      0xEA, 0xF4, 0x102, 0x103, 0x1A0, 0x1A1, 0x1AF, 0x1B0};
 static const uint32_t vi_marks[5] = {0x300, 0x301, 0x303, 0x309, 0x323};
 
 /* langdetect's Vietnamese table is the canonical composition of each pair. */
@@ -294,8 +294,9 @@ int langdetect_open(langdetect **out, const char *dir, err *e)
         goto out;
     }
     if (!(d = opendir(dir))) {
-        rc = err_errno(e, "langdetect profiles %s (install Debian's python3-langdetect or pass "
-                          "--langdetect-profiles DIR)",
+        rc = err_errno(e,
+                       "langdetect profiles %s (install Debian's python3-langdetect or pass "
+                       "--langdetect-profiles DIR)",
                        dir);
         goto out;
     }
@@ -330,8 +331,9 @@ int langdetect_open(langdetect **out, const char *dir, err *e)
         if ((rc = load_profile(ld, path.data, &acc, e)) < 0) goto out;
     }
     if (ld->n_langs < 2) {
-        rc = err_set(e, ERR_NOTFOUND, "langdetect profiles %s: %zu profile%s found, need the 55 "
-                                      "of python3-langdetect",
+        rc = err_set(e, ERR_NOTFOUND,
+                     "langdetect profiles %s: %zu profile%s found, need the 55 "
+                     "of python3-langdetect",
                      dir, ld->n_langs, ld->n_langs == 1 ? "" : "s");
         goto out;
     }
@@ -381,8 +383,10 @@ out:
     free(names);
     free(acc.v);
     buf_release(&path);
-    if (rc < 0) langdetect_close(ld);
-    else *out = ld;
+    if (rc < 0)
+        langdetect_close(ld);
+    else
+        *out = ld;
     return rc;
 }
 
@@ -496,8 +500,10 @@ static int prepare(const langdetect *ld, langdetect_scratch *s, const char *text
     size_t latin = 0, non_latin = 0;
     for (size_t k = 0; k < s->n_cps; k++) {
         uint32_t c = s->cps[k];
-        if (c >= 'A' && c <= 'z') latin++;
-        else if (c >= 0x300) non_latin++;
+        if (c >= 'A' && c <= 'z')
+            latin++;
+        else if (c >= 0x300)
+            non_latin++;
     }
     if (latin * 2 < non_latin) {
         size_t w = 0;
@@ -579,7 +585,8 @@ static int extract(const langdetect *ld, langdetect_scratch *s)
         g[gl++] = c;
         if (cp_isupper(c)) {
             if (cp_isupper(last)) capital = true;
-        } else capital = false;
+        } else
+            capital = false;
         if (capital) continue;
         for (size_t len = 1; len <= 3 && len <= gl; len++) {
             const uint32_t *w = g + gl - len;
@@ -593,13 +600,13 @@ static int extract(const langdetect *ld, langdetect_scratch *s)
 
 /* ----------------------------------------------------------- estimation */
 
-#define N_TRIAL 7
-#define ALPHA_DEFAULT 0.5
-#define ALPHA_WIDTH 0.05
+#define N_TRIAL         7
+#define ALPHA_DEFAULT   0.5
+#define ALPHA_WIDTH     0.05
 #define ITERATION_LIMIT 1000
-#define PROB_THRESHOLD 0.1
-#define CONV_THRESHOLD 0.99999
-#define BASE_FREQ 10000
+#define PROB_THRESHOLD  0.1
+#define CONV_THRESHOLD  0.99999
+#define BASE_FREQ       10000
 
 /* prob[i] *= alpha / BASE_FREQ + P(gram | language i) */
 static void update(const langdetect *ld, double *prob, uint32_t row, double weight, double *factor)

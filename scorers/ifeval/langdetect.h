@@ -44,18 +44,18 @@
 
 #define LANGDETECT_DEFAULT_DIR "/usr/lib/python3/dist-packages/langdetect/profiles"
 /* The seed every detection starts from (Python: DetectorFactory.seed = 0). */
-#define LANGDETECT_SEED 0u
+#define LANGDETECT_SEED      0u
 #define LANGDETECT_MAX_LANGS 128
 
 typedef struct langdetect langdetect;
 
 typedef struct langdetect_scratch {
-    uint32_t *cps;   /* the prepared text as code points */
+    uint32_t *cps; /* the prepared text as code points */
     size_t n_cps, cap_cps;
     uint32_t *grams; /* n-gram rows found in the profiles */
     size_t n_grams, cap_grams;
-    buf a, b;        /* text between the preparation steps */
-    void *scan;      /* regex match state (pyre_scan *) */
+    buf a, b;   /* text between the preparation steps */
+    void *scan; /* regex match state (pyre_scan *) */
 } langdetect_scratch;
 
 #define LANGDETECT_SCRATCH_INIT {NULL, 0, 0, NULL, 0, 0, BUF_INIT, BUF_INIT, NULL}
@@ -63,11 +63,11 @@ typedef struct langdetect_scratch {
 void langdetect_scratch_release(langdetect_scratch *s);
 
 typedef struct langdetect_result {
-    const char *lang;  /* the detected code, "unknown" when no language reaches
-                        * 0.1, NULL when the text has no usable n-gram
-                        * (Python raises "No features in text.") */
-    double prob;       /* its averaged probability (0 for "unknown"/NULL) */
-    size_t n_grams;    /* n-grams the estimate drew from */
+    const char *lang; /* the detected code, "unknown" when no language reaches
+                       * 0.1, NULL when the text has no usable n-gram
+                       * (Python raises "No features in text.") */
+    double prob;      /* its averaged probability (0 for "unknown"/NULL) */
+    size_t n_grams;   /* n-grams the estimate drew from */
 } langdetect_result;
 
 /* Loads every profile in `dir` (NULL = LANGDETECT_DEFAULT_DIR). Errors name

@@ -80,8 +80,7 @@ static int line_colloc(punkt_model *m, const char *l, size_t n, const char *wher
 static int line_ortho(punkt_model *m, const char *l, size_t n, const char *where, err *e)
 {
     const char *tab = memchr(l, '\t', n);
-    if (!tab || tab == l)
-        return err_set(e, ERR_PARSE, "%s: expected \"type<TAB>flags\"", where);
+    if (!tab || tab == l) return err_set(e, ERR_PARSE, "%s: expected \"type<TAB>flags\"", where);
     size_t v = 0, digits = 0;
     for (const char *p = tab + 1; p < l + n; p++, digits++) {
         if (*p < '0' || *p > '9' || digits >= 6)
@@ -151,8 +150,20 @@ static int spans_push(punkt_spans *sp, size_t s, size_t t)
 static bool is_nonword(uint32_t c)
 {
     switch (c) {
-    case ')': case '"': case ';': case '}': case ']': case '*': case ':': case '@': case '\'':
-    case '(': case '{': case '[': case '!': case '?':
+    case ')':
+    case '"':
+    case ';':
+    case '}':
+    case ']':
+    case '*':
+    case ':':
+    case '@':
+    case '\'':
+    case '(':
+    case '{':
+    case '[':
+    case '!':
+    case '?':
         return true;
     default:
         return false;
@@ -163,8 +174,22 @@ static bool is_nonword(uint32_t c)
 static bool no_word_start(uint32_t c)
 {
     switch (c) {
-    case '(': case '"': case '`': case '{': case '[': case ':': case ';': case '&': case '#':
-    case '*': case '@': case ')': case '}': case ']': case '-': case ',':
+    case '(':
+    case '"':
+    case '`':
+    case '{':
+    case '[':
+    case ':':
+    case ';':
+    case '&':
+    case '#':
+    case '*':
+    case '@':
+    case ')':
+    case '}':
+    case ']':
+    case '-':
+    case ',':
         return true;
     default:
         return false;
@@ -216,8 +241,8 @@ static size_t multichar_len(const char *t, size_t n, size_t j)
 /* ------------------------------------------------------------ word tokens */
 
 typedef struct ptok {
-    size_t s, e;     /* the token: text[s..e) */
-    size_t ty, tyn;  /* its type in the scratch buffer */
+    size_t s, e;    /* the token: text[s..e) */
+    size_t ty, tyn; /* its type in the scratch buffer */
     bool period_final, sentbreak, abbr, ellipsis, initial, first_upper, first_lower;
 } ptok;
 
@@ -273,12 +298,14 @@ static int tokenize_line(pscratch *x, const char *text, size_t lb, size_t le)
             continue;
         }
         size_t m = multichar_len(t, le, i), end;
-        if (m) end = i + m;
+        if (m)
+            end = i + m;
         else if (!no_word_start(c)) {
             /* shortest run of non-space characters followed by a word end */
             end = k;
             while (!word_ends_at(t, le, end)) ustr_next(t, le, &end);
-        } else end = k;
+        } else
+            end = k;
         if (tok_push(x, i, end) < 0) return ERR_NOMEM;
         i = end;
     }
@@ -360,8 +387,10 @@ static int first_pass(const punkt_model *m, pscratch *x, const char *text, ptok 
     bool ellipsis = n >= 2;
     for (size_t i = 0; i < n && ellipsis; i++) ellipsis = s[i] == '.';
 
-    if (n == 1 && (s[0] == '.' || s[0] == '?' || s[0] == '!')) t->sentbreak = true;
-    else if (ellipsis) t->ellipsis = true;
+    if (n == 1 && (s[0] == '.' || s[0] == '?' || s[0] == '!'))
+        t->sentbreak = true;
+    else if (ellipsis)
+        t->ellipsis = true;
     else if (t->period_final && !(n >= 2 && s[n - 2] == '.')) {
         /* tok[:-1].lower(), or its last '-'-separated part, is a known abbreviation */
         buf_reset(&x->tmp);
@@ -372,7 +401,8 @@ static int first_pass(const punkt_model *m, pscratch *x, const char *text, ptok 
         if (in_map(&m->abbrev, w, wn) ||
             (dash && in_map(&m->abbrev, dash + 1, wn - (size_t)(dash + 1 - w))))
             t->abbr = true;
-        else t->sentbreak = true;
+        else
+            t->sentbreak = true;
     }
     return 0;
 }
@@ -391,7 +421,8 @@ static int ortho_heuristic(const punkt_model *m, const pscratch *x, const char *
 {
     if (t->e - t->s == 1) {
         char c = text[t->s];
-        if (c == ';' || c == ':' || c == ',' || c == '.' || c == '!' || c == '?') return ORTHO_FALSE;
+        if (c == ';' || c == ':' || c == ',' || c == '.' || c == '!' || c == '?')
+            return ORTHO_FALSE;
     }
     size_t ctx = ortho_flags(m, ty(x, t), tyn_no_sentperiod(x, t));
     if (t->first_upper && (ctx & PUNKT_LC) && !(ctx & PUNKT_MID_UC)) return ORTHO_TRUE;
@@ -453,8 +484,8 @@ static void second_pass(const punkt_model *m, pscratch *x, const char *text, pto
 
 /* text_contains_sentbreak(text[cs..ce)): some token is a sentence break and
  * another token follows it. */
-static int contains_break(const punkt_model *m, pscratch *x, const char *text, size_t cs,
-                          size_t ce, bool *out)
+static int contains_break(const punkt_model *m, pscratch *x, const char *text, size_t cs, size_t ce,
+                          bool *out)
 {
     int rc;
     x->n = 0;
@@ -485,10 +516,10 @@ static int contains_break(const punkt_model *m, pscratch *x, const char *text, s
 /* ----------------------------------------------------------- candidates */
 
 typedef struct cand {
-    size_t pos;       /* the .?! character */
-    size_t word;      /* start of its context (the previous word) */
-    size_t after;     /* end of its context */
-    size_t next_tok;  /* start of the next token, or SIZE_MAX (punctuation case) */
+    size_t pos;      /* the .?! character */
+    size_t word;     /* start of its context (the previous word) */
+    size_t after;    /* end of its context */
+    size_t next_tok; /* start of the next token, or SIZE_MAX (punctuation case) */
 } cand;
 
 /* Is text[s] (one of .?!) a candidate end? Fills after / next_tok. */

@@ -45,11 +45,11 @@ enum punkt_ortho {
 };
 
 typedef struct punkt_model {
-    strmap abbrev;    /* abbreviation types, lower-case, without the final period */
-    strmap colloc;    /* "first\tsecond" pairs */
-    strmap starters;  /* frequent sentence starters */
-    strmap ortho;     /* type -> flags */
-    const char *dir;  /* where the tables were read (malloc'd copy) */
+    strmap abbrev;   /* abbreviation types, lower-case, without the final period */
+    strmap colloc;   /* "first\tsecond" pairs */
+    strmap starters; /* frequent sentence starters */
+    strmap ortho;    /* type -> flags */
+    const char *dir; /* where the tables were read (malloc'd copy) */
 } punkt_model;
 
 #define PUNKT_MODEL_INIT {STRMAP_INIT, STRMAP_INIT, STRMAP_INIT, STRMAP_INIT, NULL}

@@ -25,8 +25,8 @@ void pyrand_seed(pyrand *r, uint32_t seed)
     mt_init_genrand(r, 19650218u);
     int i = 1, j = 0;
     for (int k = MT_N > key_len ? MT_N : key_len; k; k--) {
-        r->mt[i] = (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1664525u)) + key[j] +
-                   (uint32_t)j;
+        r->mt[i] =
+            (r->mt[i] ^ ((r->mt[i - 1] ^ (r->mt[i - 1] >> 30)) * 1664525u)) + key[j] + (uint32_t)j;
         i++, j++;
         if (i >= MT_N) {
             r->mt[0] = r->mt[MT_N - 1];

@@ -21,15 +21,16 @@ int pyre_compile(pyre **out, const char *pattern, unsigned flags, err *e)
     uint32_t opts = PCRE2_UTF | PCRE2_UCP;
     if (flags & PYRE_IGNORECASE) opts |= PCRE2_CASELESS;
     if (flags & PYRE_MULTILINE) opts |= PCRE2_MULTILINE;
-    if (flags & PYRE_LITERAL) opts = (opts & ~(uint32_t)PCRE2_UCP) | PCRE2_LITERAL; /* UCP is refused with LITERAL */
+    if (flags & PYRE_LITERAL)
+        opts = (opts & ~(uint32_t)PCRE2_UCP) | PCRE2_LITERAL; /* UCP is refused with LITERAL */
     pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
     if (!cc) return err_set(e, ERR_NOMEM, "out of memory");
     pcre2_set_newline(cc, PCRE2_NEWLINE_LF);
     pcre2_set_bsr(cc, PCRE2_BSR_ANYCRLF);
     int ecode = 0;
     PCRE2_SIZE eoff = 0;
-    pcre2_code *code = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ecode,
-                                     &eoff, cc);
+    pcre2_code *code =
+        pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, opts, &ecode, &eoff, cc);
     pcre2_compile_context_free(cc);
     if (!code) {
         PCRE2_UCHAR msg[256];

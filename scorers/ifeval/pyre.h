@@ -27,8 +27,10 @@
 #include "common/err.h"
 
 /* Python's \s (str.isspace()) as a PCRE2 character class body. */
-#define PYRE_WS_BODY "\\t-\\r\\x1c-\\x20\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}\\x{3000}"
-#define PYRE_WS "[" PYRE_WS_BODY "]"
+#define PYRE_WS_BODY                                                                               \
+    "\\t-\\r\\x1c-\\x20\\x85\\xa0\\x{1680}\\x{2000}-\\x{200a}\\x{2028}\\x{2029}\\x{202f}\\x{205f}" \
+    "\\x{3000}"
+#define PYRE_WS     "[" PYRE_WS_BODY "]"
 #define PYRE_NOT_WS "[^" PYRE_WS_BODY "]"
 
 enum pyre_flags {
@@ -41,8 +43,8 @@ typedef struct pyre pyre;
 
 /* Match state reused across calls (PCRE2 match data and a match context). */
 typedef struct pyre_scan {
-    void *md;  /* pcre2_match_data_8 * */
-    void *mc;  /* pcre2_match_context_8 * */
+    void *md; /* pcre2_match_data_8 * */
+    void *mc; /* pcre2_match_context_8 * */
 } pyre_scan;
 
 #define PYRE_SCAN_INIT {NULL, NULL}

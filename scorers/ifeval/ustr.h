@@ -43,9 +43,12 @@ static inline uint32_t ustr_next(const char *s, size_t n, size_t *i)
     }
     size_t len;
     uint32_t min;
-    if (c >= 0xC2 && c <= 0xDF) len = 2, c &= 0x1F, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3, c &= 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4, c &= 0x07, min = 0x10000;
+    if (c >= 0xC2 && c <= 0xDF)
+        len = 2, c &= 0x1F, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        len = 3, c &= 0x0F, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        len = 4, c &= 0x07, min = 0x10000;
     else {
         *i += 1;
         return USTR_REPLACEMENT;
@@ -84,10 +87,10 @@ int ustr_sanitize(buf *out, const char *s, size_t n);
 bool ustr_valid(const char *s, size_t n);
 
 /* Character classes with Python's meaning (one code point). */
-bool ustr_isspace(uint32_t c);   /* str.isspace(), regex \s */
-bool ustr_isalnum(uint32_t c);   /* str.isalnum() */
-bool ustr_isword(uint32_t c);    /* regex \w: isalnum or '_' */
-bool ustr_isdecimal(uint32_t c); /* regex \d: category Nd */
+bool ustr_isspace(uint32_t c);    /* str.isspace(), regex \s */
+bool ustr_isalnum(uint32_t c);    /* str.isalnum() */
+bool ustr_isword(uint32_t c);     /* regex \w: isalnum or '_' */
+bool ustr_isdecimal(uint32_t c);  /* regex \d: category Nd */
 bool ustr_isupper_cp(uint32_t c); /* Uppercase property */
 bool ustr_islower_cp(uint32_t c); /* Lowercase property */
 bool ustr_istitle_cp(uint32_t c); /* category Lt */

@@ -30,8 +30,8 @@
 typedef struct wordtok {
     pyre *re[WORDTOK_RULES];
     pyre_scan sc;
-    buf a, b;           /* the text between rewrites */
-    punkt_spans spans;  /* sentences of the last text */
+    buf a, b;          /* the text between rewrites */
+    punkt_spans spans; /* sentences of the last text */
 } wordtok;
 
 int wordtok_init(wordtok *w, err *e);
