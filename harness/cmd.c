@@ -50,6 +50,27 @@ void cmd_install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+static const char *cache_root(arena *a)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && *xdg) return arena_printf(a, "%s/tally", xdg);
+    const char *home = getenv("HOME");
+    return arena_printf(a, "%s/.cache/tally", home && *home ? home : ".");
+}
+
+const char *cmd_data_dir(const char *opt, arena *a)
+{
+    if (opt) return opt;
+    const char *d = getenv("TALLY_DATA");
+    if (d && *d) return d;
+    return arena_printf(a, "%s/datasets", cache_root(a));
+}
+
+const char *cmd_cache_dir(const char *opt, arena *a)
+{
+    return opt ? opt : cache_root(a);
+}
+
 const command_def *cmd_find(const char *name)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)

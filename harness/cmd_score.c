@@ -42,16 +42,6 @@ typedef struct loaded_run {
     const task_def *task;
 } loaded_run;
 
-static const char *env_data_dir(arena *a)
-{
-    const char *d = getenv("TALLY_DATA");
-    if (d && *d) return d;
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && *xdg) return arena_printf(a, "%s/tally/datasets", xdg);
-    const char *home = getenv("HOME");
-    return arena_printf(a, "%s/.cache/tally/datasets", home ? home : ".");
-}
-
 static const char *jstr(const cJSON *o, const char *a, const char *b)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
@@ -70,7 +60,7 @@ static int jint(const cJSON *o, const char *a, const char *b, int dflt)
 static void options_from_manifest(const cJSON *m, const score_opts *so, arena *a, task_options *o)
 {
     task_options_default(o);
-    o->data_dir = so->data_dir ? so->data_dir : env_data_dir(a);
+    o->data_dir = cmd_data_dir(so->data_dir, a);
     const char *ps = jstr(m, "settings", "prompt_style");
     o->chat = ps && !strcmp(ps, "chat");
     o->shots = jint(m, "settings", "shots", -1);
@@ -86,13 +76,7 @@ static void options_from_manifest(const cJSON *m, const score_opts *so, arena *a
     const cJSON *us = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "scoring"),
                                                        "unsafe_no_sandbox");
     o->unsafe_no_sandbox = cJSON_IsTrue(us);
-    if (so->cache_dir) o->cache_dir = so->cache_dir;
-    else {
-        const char *xdg = getenv("XDG_CACHE_HOME");
-        const char *home = getenv("HOME");
-        o->cache_dir = xdg && *xdg ? arena_printf(a, "%s/tally", xdg)
-                                   : arena_printf(a, "%s/.cache/tally", home ? home : ".");
-    }
+    o->cache_dir = cmd_cache_dir(so->cache_dir, a);
 }
 
 static int load_run(const char *path, loaded_run *out, err *e)

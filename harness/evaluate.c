@@ -377,6 +377,24 @@ void eval_print_results(FILE *f, const task_def *t, const cJSON *results, const 
     fprintf(f, "  outcomes:");
     cJSON_ArrayForEach(m, oc) fprintf(f, " %s %d", m->string, m->valueint);
     fputc('\n', f);
+    /* what a scorer says about parts it did not score (BFCL's multi-turn categories) */
+    const cJSON *info = cJSON_GetObjectItemCaseSensitive(results, "info");
+    const cJSON *part;
+    cJSON_ArrayForEach(part, info)
+    {
+        const cJSON *ns = cJSON_GetObjectItemCaseSensitive(part, "not_scored");
+        const cJSON *why;
+        cJSON_ArrayForEach(why, ns)
+        {
+            if (cJSON_IsString(why)) fprintf(f, "  %s: %s\n", why->string, why->valuestring);
+        }
+        const cJSON *inc = cJSON_GetObjectItemCaseSensitive(part, "incomplete");
+        if (cJSON_IsObject(inc) && inc->child) {
+            fprintf(f, "  not reported (a category they combine did not run):");
+            cJSON_ArrayForEach(why, inc) fprintf(f, " %s", why->string);
+            fputc('\n', f);
+        }
+    }
     const cJSON *nf = cJSON_GetObjectItemCaseSensitive(results, "instrument_failures");
     if (nf && nf->valueint)
         fprintf(f, "  %d instrument failure%s (api_error, timeout, truncated) counted as wrong; "
