@@ -16,7 +16,7 @@
 #include "task.h"
 
 typedef struct score_opts {
-    const char *out, *data_dir, *ifeval_mode, *python, *cache_dir;
+    const char *out, *data_dir, *ifeval_mode, *python, *cache_dir, *langdetect;
     int jobs;
     double exec_timeout;
     bool quiet;
@@ -26,6 +26,7 @@ typedef struct score_opts {
 static const opt_def score_opt_defs[] = {
     {"out", OPT_STR, O(out), "DIR", "where merged shards go (needed with several run directories)", 0},
     {"ifeval-mode", OPT_STR, O(ifeval_mode), "compat|fixed", "IFEval: score with this mode instead of the run's", 0},
+    {"langdetect-profiles", OPT_STR, O(langdetect), "DIR", "IFEval: langdetect's profiles (default $TALLY_LANGDETECT_PROFILES, then Debian's)", 0},
     {"jobs", OPT_INT, O(jobs), "N", "code tasks: programs run in parallel", 0},
     {"exec-timeout", OPT_DOUBLE, O(exec_timeout), "SEC", "code tasks: per-program time limit", 0},
     {"python", OPT_STR, O(python), "PATH", "code tasks: interpreter", 0},
@@ -70,6 +71,7 @@ static void options_from_manifest(const cJSON *m, const score_opts *so, arena *a
     const char *im = jstr(m, "scoring", "ifeval_mode");
     if (im) o->scorer_mode = arena_strdup(a, im);
     if (so->ifeval_mode) o->scorer_mode = so->ifeval_mode;
+    o->langdetect_dir = so->langdetect ? so->langdetect : getenv("TALLY_LANGDETECT_PROFILES");
     o->jobs = so->jobs;
     o->exec_timeout_s = so->exec_timeout;
     o->python = so->python;
