@@ -342,11 +342,12 @@ static bool is_listed(const task_def *t, const char *name)
     return false;
 }
 
-static void print_metric(FILE *f, const char *name, const cJSON *metrics, const cJSON *clean)
+static void print_metric(FILE *f, int width, const char *name, const cJSON *metrics,
+                         const cJSON *clean)
 {
     metric_value m, c;
     if (metric_get(metrics, name, &m) < 0) return;
-    fprintf(f, "  %-28s %7.2f   [%6.2f, %6.2f]  %6zu", name, 100 * m.value, 100 * m.lo,
+    fprintf(f, "  %-*s %7.2f   [%6.2f, %6.2f]  %6zu", width, name, 100 * m.value, 100 * m.lo,
             100 * m.hi, m.n);
     if (clean && metric_get(clean, name, &c) == 0) fprintf(f, "   %7.2f", 100 * c.value);
     fputc('\n', f);
@@ -360,16 +361,23 @@ void eval_print_results(FILE *f, const task_def *t, const cJSON *results, const 
     const cJSON *samples = cJSON_GetObjectItemCaseSensitive(results, "samples");
     fprintf(f, "%s: %d items, %d samples%s%s\n", t->name, items ? items->valueint : 0,
             samples ? samples->valueint : 0, label ? ", " : "", label ? label : "");
-    fprintf(f, "  %-28s %7s   %-16s  %6s%s\n", "metric", "%", "95% CI", "n",
-            clean ? "   clean %" : "");
     int total = cJSON_GetArraySize(metrics);
-    for (size_t i = 0; t->metrics && t->metrics[i]; i++) print_metric(f, t->metrics[i], metrics, clean);
     const cJSON *m;
+    int width = 24;
+    cJSON_ArrayForEach(m, metrics)
+    {
+        if ((is_listed(t, m->string) || total <= 16) && (int)strlen(m->string) > width)
+            width = (int)strlen(m->string);
+    }
+    fprintf(f, "  %-*s %7s   %-16s  %6s%s\n", width, "metric", "%", "95% CI", "n",
+            clean ? "   clean %" : "");
+    for (size_t i = 0; t->metrics && t->metrics[i]; i++)
+        print_metric(f, width, t->metrics[i], metrics, clean);
     int extra = 0;
     cJSON_ArrayForEach(m, metrics)
     {
         if (is_listed(t, m->string)) continue;
-        if (total <= 16) print_metric(f, m->string, metrics, clean);
+        if (total <= 16) print_metric(f, width, m->string, metrics, clean);
         else extra++;
     }
     if (extra) fprintf(f, "  (%d more metrics in results.json)\n", extra);
