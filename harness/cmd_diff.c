@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/json.h"
+#include "common/util.h"
 #include "evaluate.h"
 #include "reports/compare.h"
 #include "rundir.h"
@@ -206,7 +207,7 @@ static int metrics_of(const task_def *t, const task_options *o, const item *cons
     return rc;
 }
 
-static int rescore(cJSON *out, const run_task *ra, const run_task *rb, const sample_store *sa,
+STATIC int rescore(cJSON *out, const run_task *ra, const run_task *rb, const sample_store *sa,
                    const sample_store *sb, const char *data_dir, err *e)
 {
     const task_def *t = ra->task;

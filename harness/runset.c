@@ -107,17 +107,16 @@ int runset_open(run_set *rs, const char *dir, err *e)
     if (!rs->arg) return err_set(e, ERR_NOMEM, "out of memory");
     if (is_run_dir(dir)) {
         subs = malloc(sizeof *subs);
-        if (!subs || !(subs[0] = strdup(dir))) {
-            free(subs);
-            return err_set(e, ERR_NOMEM, "out of memory");
-        }
-        n_sub = 1;
+        if (!subs || !(subs[0] = strdup(dir)))
+            rc = err_set(e, ERR_NOMEM, "out of memory");
+        else
+            n_sub = 1;
     } else {
         DIR *dp = opendir(dir);
-        if (!dp) return err_errno(e, "%s: cannot read the directory", dir);
+        if (!dp) rc = err_errno(e, "%s: cannot read the directory", dir);
         struct dirent *de;
         buf p = BUF_INIT;
-        while ((de = readdir(dp))) {
+        while (dp && (de = readdir(dp))) {
             if (de->d_name[0] == '.') continue;
             path_join(&p, dir, de->d_name);
             if (!dir_exists(p.data) || !is_run_dir(p.data)) continue;
@@ -136,16 +135,16 @@ int runset_open(run_set *rs, const char *dir, err *e)
             }
             n_sub++;
         }
-        closedir(dp);
+        if (dp) closedir(dp);
         buf_release(&p);
         if (rc == 0 && !n_sub)
             rc = err_set(e, ERR_NOTFOUND,
                          "%s: not a run directory (no manifest.json or results.json here or in "
                          "its subdirectories)",
                          dir);
-        qsort(subs, n_sub, sizeof *subs, cmp_names);
+        if (n_sub) qsort(subs, n_sub, sizeof *subs, cmp_names);
     }
-    if (rc == 0) {
+    if (rc == 0 && n_sub) {
         rs->tasks = calloc(n_sub, sizeof *rs->tasks);
         if (!rs->tasks) rc = err_set(e, ERR_NOMEM, "out of memory");
     }
@@ -358,7 +357,7 @@ int runset_parse_max_failures(const char *s, size_t *count_out, double *rate_out
     *rate_out = NAN;
     char *end = NULL;
     size_t len = strlen(s);
-    if (len && s[len - 1] == '%') {
+    if (len > 1 && s[len - 1] == '%') {
         double v = strtod(s, &end);
         if (end != s + len - 1 || !(v >= 0 && v <= 100))
             return err_set(e, ERR_USAGE, "--max-failures: \"%s\" is not a percentage", s);
