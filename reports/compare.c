@@ -356,6 +356,15 @@ static bool lower_better(const char *m)
            strstr(m, "perplexity") || strstr(m, "ppl");
 }
 
+/* A metric that is not a fraction: its object says "unit" (other than
+ * "fraction"), or its name is a divergence or perplexity. */
+static bool is_raw(const cJSON *m, const char *name)
+{
+    const char *unit = jstr(m, "unit", NULL);
+    if (unit) return strcmp(unit, "fraction") != 0;
+    return strncmp(name, "kl", 2) == 0 || strstr(name, "perplexity") || strstr(name, "ppl");
+}
+
 static const cJSON *metrics_of(const cmp_task_run *r)
 {
     return r ? cJSON_GetObjectItemCaseSensitive(r->results, "metrics") : NULL;
@@ -444,6 +453,7 @@ static int task_rows(builder *b, cmp_task *ct, const cmp_task_run *const *tr)
                                      : "other";
                 }
                 row->lower_is_better = lower_better(x->string);
+                row->raw = is_raw(x, x->string);
                 for (size_t q = 0; q < t->n_runs; q++) {
                     metric_value mv;
                     if (metric_get(metrics_of(tr[q]), x->string, &mv) == 0) {
@@ -914,20 +924,30 @@ static int apply_gates(builder *b)
         }
         any_tested_gate = true;
         double worse = row->lower_is_better ? row->delta : -row->delta;
-        if (worse * 100 > row->gate && row->significant) {
+        /* gates are in points, or in the metric's own unit when it is not a fraction */
+        if (worse * (row->raw ? 1 : 100) > row->gate && row->significant) {
             row->regression = true;
             t->n_regressions++;
             char holm[64] = "";
             if (!isnan(row->p_holm) && t->n_family > 1)
                 snprintf(holm, sizeof holm, ", Holm-adjusted over %zu: %.3g", t->n_family,
                          row->p_holm);
-            rc = strlist_add(
-                &t->a, &b->messages,
-                "regression: %s/%s %s from %.2f%% (%s) to %.2f%% (%s): %+.2f points on "
-                "%zu shared items, more than the %.2f-point gate; p = %.3g (%s%s)",
-                row->task, row->metric, row->lower_is_better ? "rose" : "fell",
-                100 * row->cells[0].value, t->labels[0], 100 * row->cells[1].value, t->labels[1],
-                100 * row->delta, row->n_shared, row->gate, row->p, cmp_test_name(row->test), holm);
+            char va[48], vb[48], dv[48];
+            if (row->raw) {
+                snprintf(va, sizeof va, "%.4g", row->cells[0].value);
+                snprintf(vb, sizeof vb, "%.4g", row->cells[1].value);
+                snprintf(dv, sizeof dv, "%+.4g", row->delta);
+            } else {
+                snprintf(va, sizeof va, "%.2f%%", 100 * row->cells[0].value);
+                snprintf(vb, sizeof vb, "%.2f%%", 100 * row->cells[1].value);
+                snprintf(dv, sizeof dv, "%+.2f points", 100 * row->delta);
+            }
+            rc = strlist_add(&t->a, &b->messages,
+                             "regression: %s/%s %s from %s (%s) to %s (%s): %s on %zu shared "
+                             "items, more than the gate of %g%s; p = %.3g (%s%s)",
+                             row->task, row->metric, row->lower_is_better ? "rose" : "fell", va,
+                             t->labels[0], vb, t->labels[1], dv, row->n_shared, row->gate,
+                             row->raw ? "" : " points", row->p, cmp_test_name(row->test), holm);
         }
     }
     if (rc == 0 && t->gated && !any_tested_gate && !t->not_comparable) {
@@ -1066,7 +1086,7 @@ int cmp_build(cmp_table *t, const cmp_run *runs, size_t n_runs, const cmp_settin
         }
         if ((rc = task_rows(&b, ct, tr)) < 0) goto fail;
         if (n_present < n_runs) {
-            ct->comparable = false;
+            /* listed, not flagged: the runs that have the task may still compare */
             for (size_t r = 0; r < n_runs; r++)
                 if (!tr[r] && strlist_add(&t->a, notes, "missing in %s", t->labels[r]) < 0)
                     goto nomem;

@@ -7,7 +7,8 @@
  *   - makes one row per (task, metric): the task's declared metrics first,
  *     then every other metric of results.json (BFCL categories, IFEval
  *     instruction groups), with each run's value and 95% interval as
- *     results.json has them;
+ *     results.json has them (fractions, printed as percentages; a metric
+ *     object with "unit" other than "fraction", e.g. "nats", is printed as is);
  *   - says, task by task, what differs between the runs (dataset, settings,
  *     scoring, items) and whether they can be compared at all;
  *   - for exactly two runs A and B, tests B - A on the items both share:
@@ -127,8 +128,9 @@ typedef struct cmp_row {
         *group;    /* NULL for a declared metric; else its section ("category_strict", "other") */
     bool headline; /* the task's first declared metric */
     bool lower_is_better; /* failure rates, divergences */
-    cmp_cell *cells;      /* [n_runs] */
-    double *refs;         /* [n_refs]: fractions, NaN where the reference has no number */
+    bool raw;        /* not a fraction (a "unit" in results.json, KL, perplexity): shown as is */
+    cmp_cell *cells; /* [n_runs] */
+    double *refs;    /* [n_refs]: fractions, NaN where the reference has no number */
     /* two runs only (NaN / 0 otherwise) */
     int test;             /* enum cmp_test */
     size_t n_shared;      /* items the test pairs */

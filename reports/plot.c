@@ -229,10 +229,11 @@ static int bars_script(const void *pp, int format, const char *out, buf *b)
     size_t longest = 0;
     for (size_t g = 0; g < p->n_groups; g++)
         if (strlen(p->groups[g]) > longest) longest = strlen(p->groups[g]);
-    bool rotate = p->n_groups > 6 || longest * p->n_groups > 90;
     int w = p->width ? p->width : (int)(160 + p->n_groups * (p->n_series * 22 + 26));
     if (w < 560) w = 560;
     if (w > 2400) w = 2400;
+    /* labels wider than their slot (about 7 px a character) are turned */
+    bool rotate = (double)longest * 7 > (double)(w - 160) / (double)p->n_groups;
     int h = p->height ? p->height : 380 + (rotate ? (int)(longest > 40 ? 40 : longest) * 6 : 0);
     int rc = terminal(b, format, w, h, out);
     if (!rc) rc = buf_puts(b, "$data << EOD\n");
@@ -260,7 +261,7 @@ static int bars_script(const void *pp, int format, const char *out, buf *b)
                          "set grid ytics lc rgb '#dddddd'\n"
                          "set border 3 lc rgb '#444444'\n"
                          "set xtics nomirror scale 0\nset ytics nomirror\n"
-                         "set key outside top center horizontal noautotitle\n");
+                         "set key outside bottom center horizontal noautotitle\n");
     if (!rc && rotate) rc = buf_puts(b, "set xtics rotate by -35 left\nset rmargin 8\n");
     if (!rc) {
         if (isfinite(p->ymin) || isfinite(p->ymax)) {

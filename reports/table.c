@@ -53,12 +53,20 @@ static void fmt_p(char *out, size_t n, double p)
         snprintf(out, n, "%.1e", p);
 }
 
-static void fmt_cell(char *out, size_t n, const cmp_cell *c)
+static void fmt_cell(char *out, size_t n, const cmp_cell *c, bool raw)
 {
     if (!c->present)
         snprintf(out, n, EM_DASH);
+    else if (raw)
+        snprintf(out, n, "%.4g [%.4g, %.4g]", c->value, c->lo, c->hi);
     else
         snprintf(out, n, "%.2f [%.2f, %.2f]", 100 * c->value, 100 * c->lo, 100 * c->hi);
+}
+
+/* Percentage points, or the raw difference of a metric that is not a fraction. */
+static double shown(const cmp_row *r, double x)
+{
+    return r->raw ? x : 100 * x;
 }
 
 /* The reference's value and how far the last run with a value is from it. */
@@ -241,7 +249,7 @@ static void row_texts(const cmp_table *t, const cmp_row *r, bool md, rowcells *r
     memset(rc, 0, sizeof *rc);
     snprintf(rc->metric, sizeof rc->metric, "%s", r->metric);
     for (size_t i = 0; i < t->n_runs && i < 8; i++)
-        fmt_cell(rc->cell[i], sizeof rc->cell[i], &r->cells[i]);
+        fmt_cell(rc->cell[i], sizeof rc->cell[i], &r->cells[i], r->raw);
     for (size_t f = 0; f < t->n_refs && f < 8; f++)
         fmt_ref(rc->refs[f], sizeof rc->refs[f], t, r, f);
     if (r->test != CMP_TEST_NONE) {
@@ -250,12 +258,13 @@ static void row_texts(const cmp_table *t, const cmp_row *r, bool md, rowcells *r
             md_stars(st, sizeof st, stars(t, r));
         else
             snprintf(st, sizeof st, "%s", stars(t, r));
-        snprintf(rc->delta, sizeof rc->delta, "%+.2f%s%s", 100 * r->delta, *st ? " " : "", st);
+        snprintf(rc->delta, sizeof rc->delta, r->raw ? "%+.4g%s%s" : "%+.2f%s%s",
+                 shown(r, r->delta), *st ? " " : "", st);
         fmt_p(rc->p, sizeof rc->p, r->p);
         fmt_p(rc->ph, sizeof rc->ph, r->p_holm);
     } else if (t->n_runs == 2 && r->cells[0].present && r->cells[1].present) {
-        snprintf(rc->delta, sizeof rc->delta, "%+.2f (untested)",
-                 100 * (r->cells[1].value - r->cells[0].value));
+        snprintf(rc->delta, sizeof rc->delta, r->raw ? "%+.4g (untested)" : "%+.2f (untested)",
+                 shown(r, r->cells[1].value - r->cells[0].value));
     }
     if (!isnan(r->gate)) {
         if (!r->comparable || r->test == CMP_TEST_NONE)
@@ -373,9 +382,9 @@ static int mde_line(const cmp_table *t, const cmp_row *r, buf *out)
             r->n_shared, d, 100 * r->disagree, 100 * r->mde, t->alpha);
     }
     return buf_printf(out,
-                      "With n = %zu, differences under %.2f points cannot be told from noise "
+                      "With n = %zu, differences under %.4g%s cannot be told from noise "
                       "(paired bootstrap, " ALPHA " = %g).",
-                      r->n_shared, 100 * r->mde, t->alpha);
+                      r->n_shared, shown(r, r->mde), r->raw ? "" : " points", t->alpha);
 }
 
 static int md_flips(const cmp_table *t, const cmp_row *r, buf *out)
@@ -822,9 +831,12 @@ const char cmp_html_css[] =
     "figcaption{color:#656d76;font-size:0.85em}\n"
     ".note{background:#fff8c5;border:1px solid #d4a72c;padding:8px;border-radius:6px}\n";
 
-static int html_cell_num(buf *out, const cmp_cell *c)
+static int html_cell_num(buf *out, const cmp_cell *c, bool raw)
 {
     if (!c->present) return buf_puts(out, "<td class=\"num\">" EM_DASH "</td>");
+    if (raw)
+        return buf_printf(out, "<td class=\"num\">%.4g <span class=\"ci\">[%.4g, %.4g]</span></td>",
+                          c->value, c->lo, c->hi);
     return buf_printf(out, "<td class=\"num\">%.2f <span class=\"ci\">[%.2f, %.2f]</span></td>",
                       100 * c->value, 100 * c->lo, 100 * c->hi);
 }
@@ -868,7 +880,8 @@ static int html_table(const cmp_table *t, buf *out, const cmp_row *const *rows, 
         if (!rc) rc = buf_puts(out, "</td><td>");
         if (!rc) rc = html_escape(out, r->metric);
         if (!rc) rc = buf_puts(out, "</td>");
-        for (size_t q = 0; q < t->n_runs && rc == 0; q++) rc = html_cell_num(out, &r->cells[q]);
+        for (size_t q = 0; q < t->n_runs && rc == 0; q++)
+            rc = html_cell_num(out, &r->cells[q], r->raw);
         for (size_t f = 0; f < t->n_refs && rc == 0; f++) {
             rc = buf_puts(out, "<td class=\"num\">");
             if (!rc) rc = html_escape(out, rcs->refs[f]);
@@ -1083,13 +1096,13 @@ int cmp_render_junit(const cmp_table *t, buf *out)
             buf txt = BUF_INIT;
             for (size_t q = 0; q < t->n_runs && rc == 0; q++) {
                 char c[64];
-                fmt_cell(c, sizeof c, &r->cells[q]);
+                fmt_cell(c, sizeof c, &r->cells[q], r->raw);
                 rc = buf_printf(&txt, "%s%s: %s", q ? "; " : "", run_name(t, q), c);
             }
             if (!rc && r->test != CMP_TEST_NONE)
                 rc = buf_printf(
                     &txt, "; delta %+.2f points on %zu shared items [%.2f, %.2f], p = %.4g (%s)%s",
-                    100 * r->delta, r->n_shared, 100 * r->lo, 100 * r->hi, r->p,
+                    shown(r, r->delta), r->n_shared, shown(r, r->lo), shown(r, r->hi), r->p,
                     cmp_test_name(r->test), r->significant ? ", significant" : "");
             if (!rc && !isnan(r->gate)) rc = buf_printf(&txt, "; gate %.2f points", r->gate);
             if (!rc && r->regression) {
