@@ -13,7 +13,7 @@
 #include "runset.h"
 
 typedef struct compare_opts {
-    const char *format, *out, *gates, *max_failures;
+    const char *format, *out, *gates, *max_failures, *data_dir;
     double fail_if_worse, alpha;
     int bootstrap, max_ids;
     uint64_t seed;
@@ -42,6 +42,8 @@ static const opt_def compare_opt_defs[] = {
     {"holm", OPT_BOOL, O(holm), NULL,
      "Holm-adjust p-values over the tested family (default on; --no-holm)", 0},
     {"max-ids", OPT_INT, O(max_ids), "N", "flipped item ids listed per metric (default 20)", 0},
+    {"data-dir", OPT_STR, O(data_dir), "DIR",
+     "datasets, for aggregates that read items (default $TALLY_DATA)", 0},
     {"quiet", OPT_BOOL, O(quiet), NULL, "no verdict lines on standard error", 0},
     {0},
 };
@@ -113,6 +115,7 @@ static int cmd_compare_main(int argc, char **argv)
         err_set(&e, ERR_USAGE, "--label given %zu times for %zu runs", co.label.n, res.n_pos);
         goto fail;
     }
+    job.data_dir = co.data_dir;
     if (cmp_job_run(&job, res.pos, res.n_pos, &co.label, &co.reference, &s, &e) < 0) goto fail;
     if (cmp_render(&job.table, format, &out, &e) < 0) goto fail;
     if (co.out) {

@@ -19,7 +19,7 @@
 #include "version.h"
 
 typedef struct report_opts {
-    const char *out, *png_dir, *title, *gnuplot;
+    const char *out, *png_dir, *title, *gnuplot, *data_dir;
     double alpha;
     int bootstrap, max_items;
     uint64_t seed;
@@ -41,6 +41,8 @@ static const opt_def report_opt_defs[] = {
     {"max-items", OPT_INT, O(max_items), "N", "disagreeing items listed per task (default 50)", 0},
     {"plots", OPT_BOOL, O(plots), NULL, "draw plots with gnuplot (default on; --no-plots)", 0},
     {"gnuplot", OPT_STR, O(gnuplot), "PROGRAM", "the gnuplot to run (default: gnuplot on PATH)", 0},
+    {"data-dir", OPT_STR, O(data_dir), "DIR",
+     "datasets, for aggregates that read items (default $TALLY_DATA)", 0},
     {"quiet", OPT_BOOL, O(quiet), NULL, "no notes on standard error", 0},
     {0},
 };
@@ -444,6 +446,7 @@ static int cmd_report_main(int argc, char **argv)
     s.bootstrap = (size_t)ro.bootstrap;
     s.seed = ro.seed;
     s.max_ids = (size_t)ro.max_items;
+    job.data_dir = ro.data_dir;
     if (cmp_job_run(&job, res.pos, res.n_pos, &ro.label, &ro.reference, &s, &e) < 0) goto fail;
     const cmp_table *t = &job.table;
 

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/json.h"
+#include "common/strmap.h"
 
 static bool is_run_dir(const char *dir)
 {
@@ -65,6 +66,7 @@ static void task_release(run_task *t)
     cJSON_Delete(t->info);
     eval_loaded_release(&t->scores);
     arena_release(&t->a);
+    arena_release(&t->data);
     memset(t, 0, sizeof *t);
 }
 
@@ -165,6 +167,48 @@ void runset_release(run_set *rs)
     free(rs->arg);
     free(rs->label);
     memset(rs, 0, sizeof *rs);
+}
+
+size_t runset_attach_items(run_set *rs, const char *data_dir)
+{
+    size_t attached = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        run_task *t = &rs->tasks[i];
+        if (!t->task || !t->has_scores || t->attached || !t->task->load) continue;
+        task_options o = t->opts;
+        arena scratch = ARENA_INIT;
+        if (data_dir)
+            o.data_dir = data_dir;
+        else {
+            eval_overrides ov = {0};
+            eval_options_from_manifest(t->manifest, &ov, &scratch, &o);
+        }
+        item_set all;
+        strmap ids = STRMAP_INIT;
+        err e = ERR_INIT;
+        if (t->task->load(&o, t->task->arg, &t->data, &all, &e) == 0) {
+            const cJSON *want = cJSON_GetObjectItemCaseSensitive(
+                cJSON_GetObjectItemCaseSensitive(t->manifest, "dataset"), "sha256");
+            bool same =
+                !cJSON_IsString(want) || !all.sha256 || !strcmp(want->valuestring, all.sha256);
+            bool ok = same;
+            for (size_t k = 0; ok && k < all.n; k++)
+                ok = strmap_put(&ids, all.items[k].id, strlen(all.items[k].id), k) == 0;
+            for (size_t k = 0; ok && k < t->scores.n_items; k++) {
+                size_t v;
+                const char *id = t->scores.items[k].id;
+                if (strmap_get(&ids, id, strlen(id), &v))
+                    t->scores.items[k].data = all.items[v].data;
+            }
+            if (ok) {
+                t->attached = true;
+                attached++;
+            }
+        }
+        strmap_release(&ids);
+        arena_release(&scratch);
+    }
+    return attached;
 }
 
 run_task *runset_find(const run_set *rs, const char *name)
@@ -410,6 +454,7 @@ int cmp_job_run(cmp_job *j, const char *const *dirs, size_t n_dirs, const str_li
     for (size_t i = 0; i < n_dirs; i++) {
         if ((rc = runset_open(&j->sets[i], dirs[i], e)) < 0) return rc;
         j->n_sets++;
+        runset_attach_items(&j->sets[i], j->data_dir);
     }
     if ((rc = runset_label_all(j->sets, j->n_sets, labels->v, labels->n, e)) < 0) return rc;
     for (size_t i = 0; i < refs->n; i++) {

@@ -39,6 +39,8 @@ typedef struct run_task {
     task_options opts; /* from the manifest, for the aggregate */
     arena a;           /* opts' strings; the aggregate's scratch */
     cJSON *info;       /* the aggregate's info object */
+    arena data;        /* the dataset's items, when runset_attach_items found them */
+    bool attached;     /* scores.items[].data point at the dataset's records */
 } run_task;
 
 typedef struct run_set {
@@ -52,6 +54,12 @@ typedef struct run_set {
  * cannot be read is an error naming the file. */
 int runset_open(run_set *rs, const char *dir, err *e);
 void runset_release(run_set *rs);
+/* Points the loaded records' items at the dataset's own records (item.data),
+ * for aggregate functions that read them; the dataset is found through
+ * `data_dir` (NULL: $TALLY_DATA, then ~/.cache/tally/datasets). Best effort:
+ * a task whose dataset is missing or differs from the run's (sha256) keeps
+ * data NULL. Returns the number of tasks attached. */
+size_t runset_attach_items(run_set *rs, const char *data_dir);
 /* The task named `name`, or NULL. */
 run_task *runset_find(const run_set *rs, const char *name);
 /* Labels: `labels[i]` where given (n_labels may be short), else the
@@ -95,6 +103,7 @@ typedef struct cmp_job {
     cmp_run *runs;
     cmp_task_run *task_runs;
     cmp_table table;
+    const char *data_dir; /* for runset_attach_items; NULL = the default places */
 } cmp_job;
 
 int cmp_job_run(cmp_job *j, const char *const *dirs, size_t n_dirs, const str_list *labels,

@@ -656,7 +656,9 @@ static int boot_resample(void *ctx, const size_t *idx, size_t n, double *out, er
             rc = err_set(e, ERR_NOMEM, "out of memory");
             goto out;
         }
-        c->draws[d] = (item){id, d, NULL};
+        /* the dataset's record rides along for aggregates that read it */
+        const sample_view *first = &p->ra->views[p->ua.order[p->ua.start[u]]];
+        c->draws[d] = (item){id, d, first->it ? first->it->data : NULL};
     }
     size_t na = gather(&p->ua, p->sa, p->ra, idx, n, c->draws, c->va, c->rca);
     size_t nb = gather(&p->ub, p->sb, p->rb, idx, n, c->draws, c->vb, c->rcb);

@@ -59,7 +59,8 @@ typedef struct cmp_task_run {
     const char *const
         *metrics; /* declared metrics, headline first, NULL-terminated; NULL = unknown */
     /* scores.jsonl as records: views[i].it->id and views[i].sample identify
-     * the sample (nothing else in the view is read); NULL = no per-item data. */
+     * the sample; it->data (the dataset's record, or NULL) is handed on to the
+     * aggregate; nothing else in the view is read. NULL = no per-item data. */
     const sample_view *views;
     const score_record *recs;
     size_t n;

@@ -244,7 +244,10 @@ typedef struct agg_probe {
     int calls;
     int dup_ids;
     int fail;
+    int no_data; /* views whose item lost the dataset record */
 } agg_probe;
+
+static int item_record = 42; /* stands for a dataset record */
 
 static int mean_aggregate(void *ctx, const sample_view *v, const score_record *r, size_t n,
                           cJSON *metrics, err *e)
@@ -256,6 +259,7 @@ static int mean_aggregate(void *ctx, const sample_view *v, const score_record *r
     size_t items = 0, all_ok = 0;
     for (size_t i = 0; i < n; i++) {
         s += r[i].score;
+        if (v[i].it->data != &item_record) p->no_data++;
         if (i == 0 || v[i].it != v[i - 1].it) {
             /* a new draw: its id must not have been seen in this call */
             for (size_t j = 0; j < i; j++)
@@ -285,7 +289,7 @@ static void fake_two_samples(fake *f, const char *task, const char *pat, agg_pro
     f->n = strlen(pat);
     for (size_t i = 0; i < f->n / 2; i++) {
         snprintf(f->ids[i], sizeof f->ids[i], "q%zu", i);
-        f->items[i] = (item){f->ids[i], i, NULL};
+        f->items[i] = (item){f->ids[i], i, &item_record};
     }
     for (size_t i = 0; i < f->n; i++) {
         f->v[i].it = &f->items[i / 2];
@@ -337,6 +341,7 @@ static void test_compare__bootstrap(void)
     /* one observed call and 400 resamples, each for both runs */
     CHECK_INT(probe.calls, 2 * 401);
     CHECK_INT(probe.dup_ids, 0);
+    CHECK_INT(probe.no_data, 0);
     /* the same seed gives the same p; the table does not depend on the run */
     build2(&t2, &a, &b, &s, 0);
     CHECK(find_row(&t2, "code", "mean")->p == r->p);

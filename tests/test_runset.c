@@ -145,6 +145,13 @@ static void test_runset__open(void)
     CHECK_STR(s.tasks[0].name, "gsm8k_cot");
     CHECK(s.tasks[0].task != NULL && s.tasks[0].has_scores && s.tasks[0].scores.n == 3);
     CHECK(runset_find(&s, "gsm8k_cot") == &s.tasks[0] && runset_find(&s, "x") == NULL);
+    /* the dataset's records, for aggregates that read them */
+    CHECK(s.tasks[0].scores.items[0].data == NULL);
+    CHECK_INT(runset_attach_items(&s, "/nonexistent"), 0);
+    CHECK(s.tasks[0].scores.items[0].data == NULL);
+    CHECK_INT(runset_attach_items(&s, test_data_dir()), 1);
+    CHECK(s.tasks[0].attached && s.tasks[0].scores.items[0].data &&
+          s.tasks[0].scores.items[1].data);
     runset_release(&s);
     CHECK_INT(runset_open(&s, at("multi"), &e), 0);
     CHECK_INT(s.n, 2);
