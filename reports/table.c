@@ -1105,6 +1105,8 @@ int cmp_render_junit(const cmp_table *t, buf *out)
                     shown(r, r->delta), r->n_shared, shown(r, r->lo), shown(r, r->hi), r->p,
                     cmp_test_name(r->test), r->significant ? ", significant" : "");
             if (!rc && !isnan(r->gate)) rc = buf_printf(&txt, "; gate %.2f points", r->gate);
+            if (!rc && !r->comparable)
+                rc = buf_puts(&txt, "; NOT COMPARABLE (see the comparable case)");
             if (!rc && r->regression) {
                 for (size_t m = 0; m < t->n_messages && rc == 0; m++) {
                     char key[600];
@@ -1139,11 +1141,15 @@ int cmp_render_junit(const cmp_table *t, buf *out)
             rc = buf_puts(out, "    <testcase classname=\"");
             if (!rc) rc = html_escape(out, ct->task);
             if (!rc) rc = buf_puts(out, "\" name=\"comparable\">\n");
-            if (!rc && gated_noncomp) {
+            if (!rc && !ct->comparable) {
+                /* a failure when a gate depends on it, else flagged as skipped */
                 buf why = BUF_INIT;
                 for (size_t i = 0; i < ct->n_notes && rc == 0; i++)
                     rc = buf_printf(&why, "%s%s", i ? "; " : "", ct->notes[i]);
-                if (!rc) rc = buf_puts(out, "      <failure type=\"not_comparable\" message=\"");
+                if (!rc)
+                    rc = buf_puts(out, gated_noncomp
+                                           ? "      <failure type=\"not_comparable\" message=\""
+                                           : "      <skipped message=\"not comparable: ");
                 if (!rc) rc = html_escape(out, why.len ? why.data : "the runs cannot be compared");
                 if (!rc) rc = buf_puts(out, "\"/>\n");
                 buf_release(&why);

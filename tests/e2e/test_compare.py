@@ -219,6 +219,13 @@ st, out, err = compare(A, S, "--fail-if-worse", "1", code=5)
 check("not comparable" in err, err)
 st, out, err = compare(A, S)
 check("not comparable" in out and "settings.shots" in out, "the table says what differs: " + out[-1500:])
+for fmt in ("csv", "json", "html", "junit"):
+    st, out, err = compare(A, S, "--format", fmt)
+    check(("false" in out) if fmt in ("csv", "json") else ("not comparable" in out), fmt + " flags it")
+root = ET.fromstring(compare(A, S, "--format", "junit")[1])
+check(root.find(".//testcase[@name='comparable']/skipped") is not None, "junit: skipped when ungated")
+root = ET.fromstring(compare(A, S, "--format", "junit", "--fail-if-worse", "1", code=5)[1])
+check(root.find(".//testcase[@name='comparable']/failure") is not None, "junit: a failure when gated")
 D = make_run("D", rule_a, ids=range(200, 220))
 st, out, err = compare(A, D, "--fail-if-worse", "1", code=5)
 compare(A, D, "--fail-if-worse", "1", "--max-failures", "0", code=5)  # 5 before 4? F has none; still 5
