@@ -251,3 +251,77 @@ int path_join(buf *out, const char *a, const char *b)
     if (!rc) rc = buf_puts(out, b[0] == '/' && la ? b + 1 : b);
     return rc;
 }
+
+/* ---- streamed atomic writes ---- */
+
+int file_atomic_open(file_atomic *f, const char *path, err *e)
+{
+    *f = (file_atomic)FILE_ATOMIC_INIT;
+    buf tmp = BUF_INIT;
+    if (buf_printf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0 || !(f->path = strdup(path))) {
+        buf_release(&tmp);
+        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
+    }
+    f->tmp = buf_detach(&tmp, NULL);
+    if (!f->tmp) {
+        file_atomic_abort(f);
+        return err_set(e, ERR_NOMEM, "%s: out of memory", path);
+    }
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (f->fd < 0) {
+        int rc = err_errno(e, "%s: cannot create", f->tmp);
+        free(f->tmp);
+        free(f->path);
+        *f = (file_atomic)FILE_ATOMIC_INIT;
+        return rc;
+    }
+    return 0;
+}
+
+int file_atomic_write(file_atomic *f, const void *data, size_t n, err *e)
+{
+    if (f->fd < 0) return err_set(e, ERR_INVALID, "file_atomic_write: file is not open");
+    const char *p = data;
+    while (n) {
+        ssize_t w = write(f->fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return err_errno(e, "%s: write failed", f->tmp);
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+int file_atomic_commit(file_atomic *f, err *e)
+{
+    if (f->fd < 0) return err_set(e, ERR_INVALID, "file_atomic_commit: file is not open");
+    int ret = 0;
+    if (fsync(f->fd) < 0) {
+        ret = err_errno(e, "%s: fsync failed", f->tmp);
+    } else if (close(f->fd) < 0) {
+        f->fd = -1;
+        ret = err_errno(e, "%s: close failed", f->tmp);
+    } else {
+        f->fd = -1;
+        if (rename(f->tmp, f->path) < 0) {
+            ret = err_errno(e, "%s: rename failed", f->path);
+        } else {
+            fsync_dir_of(f->path);
+            free(f->tmp);
+            f->tmp = NULL;
+        }
+    }
+    file_atomic_abort(f);
+    return ret;
+}
+
+void file_atomic_abort(file_atomic *f)
+{
+    if (f->fd >= 0) close(f->fd);
+    if (f->tmp) unlink(f->tmp);
+    free(f->tmp);
+    free(f->path);
+    *f = (file_atomic)FILE_ATOMIC_INIT;
+}

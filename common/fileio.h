@@ -57,4 +57,26 @@ bool line_iter_next(line_iter *it, const char **line, size_t *len);
 /* Joins two path parts with one '/'; result in `out` (reset first). */
 int path_join(buf *out, const char *a, const char *b);
 
+/* Streams a file into place atomically, for files too large to build in
+ * memory (GGUF models): writes go to "<path>.tmp.<pid>"; file_atomic_commit
+ * fsyncs it, renames it over `path` and fsyncs the directory;
+ * file_atomic_abort (also safe after a commit or on FILE_ATOMIC_INIT)
+ * removes the temporary file. The struct owns its strings until then.
+ *   file_atomic f = FILE_ATOMIC_INIT;
+ *   if (file_atomic_open(&f, path, e) < 0) ...
+ *   if (file_atomic_write(&f, p, n, e) < 0) { file_atomic_abort(&f); ... }
+ *   if (file_atomic_commit(&f, e) < 0) ...       // aborts by itself on failure */
+typedef struct file_atomic {
+    int fd;     /* -1 when closed */
+    char *tmp;  /* temporary name (malloc'd) */
+    char *path; /* final name (malloc'd) */
+} file_atomic;
+
+#define FILE_ATOMIC_INIT {-1, NULL, NULL}
+
+int file_atomic_open(file_atomic *f, const char *path, err *e);
+int file_atomic_write(file_atomic *f, const void *data, size_t n, err *e);
+int file_atomic_commit(file_atomic *f, err *e);
+void file_atomic_abort(file_atomic *f);
+
 #endif

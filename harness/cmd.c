@@ -28,7 +28,7 @@ static const command_def *const commands[] = {
     &(const command_def){.name = "quantdiff", .summary = "KL divergence of a quantized model from its base"},
     &(const command_def){.name = "bench", .summary = "prefill and decode speed of a GGUF model"},
     &(const command_def){.name = "generate", .summary = "one completion, to try a model by hand"},
-    &(const command_def){.name = "tokenize", .summary = "token ids of a text"},
+    &cmd_tokenize_def,
     &(const command_def){.name = "logits", .summary = "logits as JSON, for parity checks"},
     &cmd_datasets_def,
     &cmd_help_def,
@@ -49,6 +49,27 @@ void cmd_install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+static const char *cache_root(arena *a)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && *xdg) return arena_printf(a, "%s/tally", xdg);
+    const char *home = getenv("HOME");
+    return arena_printf(a, "%s/.cache/tally", home && *home ? home : ".");
+}
+
+const char *cmd_data_dir(const char *opt, arena *a)
+{
+    if (opt) return opt;
+    const char *d = getenv("TALLY_DATA");
+    if (d && *d) return d;
+    return arena_printf(a, "%s/datasets", cache_root(a));
+}
+
+const char *cmd_cache_dir(const char *opt, arena *a)
+{
+    return opt ? opt : cache_root(a);
 }
 
 const command_def *cmd_find(const char *name)

@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "common/strmap.h"
 #include "scorers/metric.h"
+#include "cmd.h"
 
 /* ---- selection ---- */
 
@@ -502,16 +503,6 @@ out:
 
 /* ---- options from a manifest ---- */
 
-static const char *env_data_dir(arena *a)
-{
-    const char *d = getenv("TALLY_DATA");
-    if (d && *d) return d;
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && *xdg) return arena_printf(a, "%s/tally/datasets", xdg);
-    const char *home = getenv("HOME");
-    return arena_printf(a, "%s/.cache/tally/datasets", home ? home : ".");
-}
-
 static const char *jstr(const cJSON *o, const char *a, const char *b)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
@@ -530,7 +521,7 @@ void eval_options_from_manifest(const cJSON *m, const eval_overrides *so, arena 
                                 task_options *o)
 {
     task_options_default(o);
-    o->data_dir = so->data_dir ? so->data_dir : env_data_dir(a);
+    o->data_dir = cmd_data_dir(so->data_dir, a);
     const char *ps = jstr(m, "settings", "prompt_style");
     o->chat = ps && !strcmp(ps, "chat");
     o->shots = jint(m, "settings", "shots", -1);
@@ -551,13 +542,7 @@ void eval_options_from_manifest(const cJSON *m, const eval_overrides *so, arena 
     const cJSON *us = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "scoring"),
                                                        "unsafe_no_sandbox");
     o->unsafe_no_sandbox = cJSON_IsTrue(us);
-    if (so->cache_dir) o->cache_dir = so->cache_dir;
-    else {
-        const char *xdg = getenv("XDG_CACHE_HOME");
-        const char *home = getenv("HOME");
-        o->cache_dir = xdg && *xdg ? arena_printf(a, "%s/tally", xdg)
-                                   : arena_printf(a, "%s/.cache/tally", home ? home : ".");
-    }
+    o->cache_dir = cmd_cache_dir(so->cache_dir, a);
 }
 
 /* ---- printing ---- */
@@ -604,6 +589,24 @@ void eval_print_results(FILE *f, const task_def *t, const cJSON *results, const 
     fprintf(f, "  outcomes:");
     cJSON_ArrayForEach(m, oc) fprintf(f, " %s %d", m->string, m->valueint);
     fputc('\n', f);
+    /* what a scorer says about parts it did not score (BFCL's multi-turn categories) */
+    const cJSON *info = cJSON_GetObjectItemCaseSensitive(results, "info");
+    const cJSON *part;
+    cJSON_ArrayForEach(part, info)
+    {
+        const cJSON *ns = cJSON_GetObjectItemCaseSensitive(part, "not_scored");
+        const cJSON *why;
+        cJSON_ArrayForEach(why, ns)
+        {
+            if (cJSON_IsString(why)) fprintf(f, "  %s: %s\n", why->string, why->valuestring);
+        }
+        const cJSON *inc = cJSON_GetObjectItemCaseSensitive(part, "incomplete");
+        if (cJSON_IsObject(inc) && inc->child) {
+            fprintf(f, "  not reported (a category they combine did not run):");
+            cJSON_ArrayForEach(why, inc) fprintf(f, " %s", why->string);
+            fputc('\n', f);
+        }
+    }
     const cJSON *nf = cJSON_GetObjectItemCaseSensitive(results, "instrument_failures");
     if (nf && nf->valueint)
         fprintf(f, "  %d instrument failure%s (api_error, timeout, truncated) counted as wrong; "

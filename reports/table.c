@@ -454,6 +454,12 @@ static int legend(const cmp_table *t, buf *out, bool md)
                         : has_groups(t)             ? ", Holm-adjusted over the declared metrics "
                                                       "(per-category rows unadjusted)"
                                                     : ", Holm-adjusted over the metrics tested");
+    bool boot = false;
+    for (size_t i = 0; i < t->n_rows; i++) boot |= t->rows[i].test == CMP_TEST_BOOTSTRAP;
+    if (!rc && boot)
+        rc = buf_printf(out,
+                        " A bootstrap p is never below 1/%zu (raise --bootstrap for finer ones).",
+                        t->bootstrap + 1);
     if (!rc && t->n_refs)
         rc = buf_puts(out, " ref: published number (its gap from the last run, and whether it "
                            "lies in that run's interval).");

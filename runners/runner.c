@@ -5,10 +5,12 @@
 #include <string.h>
 
 extern const runner_ops replay_runner_ops;
+extern const runner_ops openai_runner_ops;
 
 /* To add a runner: implement its runner_ops in runners/<name>.c and add a row. */
 static const runner_ops *const runners[] = {
     &replay_runner_ops,
+    &openai_runner_ops,
 };
 
 void gen_response_release(gen_response *r)
@@ -34,6 +36,9 @@ void runner_settings_default(runner_settings *s)
     s->max_retries = 5;
     s->timeout_s = 600;
     s->batch = 1;
+    s->n_per_request = 1;
+    s->retry_base_s = 0.5;
+    s->retry_max_s = 8;
 }
 
 const runner_ops *runner_find(const char *name)

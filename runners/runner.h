@@ -101,6 +101,15 @@ typedef struct runner_settings {
     bool chat;                  /* prompts are chat style (openai: /v1/chat/completions) */
     const char *task;           /* the task name (replay from a run dir picks that task) */
     double replay_delay_ms;     /* replay: wait this long before each answer (tests, demos) */
+    /* appended for the openai runner */
+    int n_per_request;          /* openai: samples of one prompt asked together with "n" (1 = off) */
+    bool stream;                /* openai: ask for server-sent events */
+    const char *extra_body;     /* openai: JSON object merged into every request body, or NULL */
+    double retry_base_s;        /* openai: first retry wait (doubling), unless the server says */
+    double retry_max_s;         /* openai: longest retry wait from backoff */
+    /* When set, generate polls it (at least every 100 ms) and stops with
+     * ERR_INTERRUPTED once it is nonzero: the harness's SIGINT flag. */
+    const volatile int *cancel;
 } runner_settings;
 
 void runner_settings_default(runner_settings *s);

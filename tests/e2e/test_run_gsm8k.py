@@ -57,6 +57,12 @@ check(abs(r["metrics"]["flexible_extract"]["value"] - 4 / 6) < 1e-12, "crafted f
 check(r["outcomes"] == {"correct": 2, "wrong": 2, "no_answer": 2}, "crafted outcomes %s" % r["outcomes"])
 samples = {s["id"]: s for s in read_jsonl(os.path.join(d, "samples.jsonl"))}
 check(samples["4"]["completion"] == "The answer is %s.\n" % final[4], "completion cut at the stop string")
+# --model RUN_DIR re-serves another run's completions: the same verdicts
+d2 = os.path.join(base, "rerun")
+tally("run", "--task", "gsm8k_cot", "--model", d, "--backend", "replay", "--ids", "0,1,2,3,4,5", "--out", d2, check=0)
+check(results(d2)["metrics"] == results(d)["metrics"], "replaying a run directory gives the same metrics")
+check([s["completion"] for s in read_jsonl(os.path.join(d2, "samples.jsonl"))] ==
+      [s["completion"] for s in read_jsonl(os.path.join(d, "samples.jsonl"))], "same completions")
 # a replay file missing items is an error naming them
 st, out, err = tally("run", "--task", "gsm8k_cot", "--model", rp, "--limit", "8",
                      "--out", os.path.join(base, "missing"), check=1)
@@ -111,6 +117,10 @@ tally("run", "--task", "gsm8k_cot,gsm8k_cot_zeroshot", "--model", "oracle", "--l
 check(os.path.exists(os.path.join(d, "gsm8k_cot", "results.json")) and
       os.path.exists(os.path.join(d, "gsm8k_cot_zeroshot", "results.json")), "one directory per task")
 tally("score", d, "--quiet", check=0)
+# replaying from the parent directory of a multi-task run uses the task's subdirectory
+d3 = os.path.join(base, "multi-replay")
+tally("run", "--task", "gsm8k_cot_zeroshot", "--backend", "replay", "--model", d, "--limit", "3", "--out", d3, check=0)
+check(metric(d3, "strict_match") == 1.0, "replay from a multi-task run directory")
 
 # Bad input: usage errors exit 2, failures exit 1, each one line naming the cause.
 st, out, err = tally("run", "--task", "gsm8k_cot", "--model", "oracle", "--out", os.path.join(base, "x"), "--frobnicate", check=2)
