@@ -13,6 +13,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/json.h"
+#include "common/strmap.h"
 #include "common/util.h"
 #include "evaluate.h"
 #include "reports/compare.h"
@@ -287,35 +288,48 @@ out:
     return rc;
 }
 
-/* Stored per-item outcomes of the headline metric: the flips. */
+/* Stored verdicts per shared item (sample 0): the flips. The metric is the
+ * task's first when the records carry it in "metrics", else the records'
+ * own outcome. */
 static void flips_json(cJSON *out, const run_task *ra, const run_task *rb, size_t max_ids)
 {
-    if (!ra->has_scores || !rb->has_scores || !ra->task || !ra->task->metrics) return;
-    const char *metric = ra->task->metrics[0];
+    if (!ra->has_scores || !rb->has_scores || !ra->scores.n) return;
+    const char *metric = ra->task && ra->task->metrics ? ra->task->metrics[0] : NULL;
+    if (metric &&
+        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
+            cJSON_GetObjectItemCaseSensitive(ra->scores.recs[0].fields, "metrics"), metric)))
+        metric = NULL;
+    strmap in_b = STRMAP_INIT;
+    for (size_t j = 0; j < rb->scores.n; j++) {
+        const char *id = rb->scores.views[j].it->id;
+        if (rb->scores.views[j].sample == 0 && strmap_put(&in_b, id, strlen(id), j) < 0) {
+            strmap_release(&in_b);
+            return;
+        }
+    }
     size_t fl[4] = {0};
     idlist only_a = {0}, only_b = {0};
     for (size_t i = 0; i < ra->scores.n; i++) {
-        if (ra->scores.views[i].sample != 0) continue;
+        size_t j;
         const char *id = ra->scores.views[i].it->id;
-        for (size_t j = 0; j < rb->scores.n; j++) {
-            if (rb->scores.views[j].sample != 0 || strcmp(rb->scores.views[j].it->id, id) != 0)
-                continue;
-            int oc[2];
-            const score_record *rr[2] = {&ra->scores.recs[i], &rb->scores.recs[j]};
-            for (int s = 0; s < 2; s++) {
-                const cJSON *mv = cJSON_GetObjectItemCaseSensitive(
-                    cJSON_GetObjectItemCaseSensitive(rr[s]->fields, "metrics"), metric);
-                oc[s] = cJSON_IsString(mv) ? outcome_from_name(mv->valuestring) : rr[s]->outcome;
-            }
-            bool a = oc[0] == OUTCOME_CORRECT, b = oc[1] == OUTCOME_CORRECT;
-            fl[a && b ? 0 : a ? 1 : b ? 2 : 3]++;
-            if (a && !b) idlist_add(&only_a, id);
-            if (b && !a) idlist_add(&only_b, id);
-            break;
+        if (ra->scores.views[i].sample != 0 || !strmap_get(&in_b, id, strlen(id), &j)) continue;
+        int oc[2];
+        const score_record *rr[2] = {&ra->scores.recs[i], &rb->scores.recs[j]};
+        for (int k = 0; k < 2; k++) {
+            const cJSON *mv =
+                metric ? cJSON_GetObjectItemCaseSensitive(
+                             cJSON_GetObjectItemCaseSensitive(rr[k]->fields, "metrics"), metric)
+                       : NULL;
+            oc[k] = cJSON_IsString(mv) ? outcome_from_name(mv->valuestring) : rr[k]->outcome;
         }
+        bool a = oc[0] == OUTCOME_CORRECT, b = oc[1] == OUTCOME_CORRECT;
+        fl[a && b ? 0 : a ? 1 : b ? 2 : 3]++;
+        if (a && !b) idlist_add(&only_a, id);
+        if (b && !a) idlist_add(&only_b, id);
     }
+    strmap_release(&in_b);
     cJSON *f = cJSON_AddObjectToObject(out, "outcomes");
-    cJSON_AddStringToObject(f, "metric", metric);
+    cJSON_AddStringToObject(f, "metric", metric ? metric : "outcome");
     cJSON_AddNumberToObject(f, "both", (double)fl[0]);
     cJSON_AddNumberToObject(f, "only_a", (double)fl[1]);
     cJSON_AddNumberToObject(f, "only_b", (double)fl[2]);
@@ -543,7 +557,7 @@ static void render_md(buf *b, const cJSON *doc)
         const cJSON *oc = cJSON_GetObjectItemCaseSensitive(t, "outcomes");
         if (oc) {
             buf_printf(b,
-                       "\nVerdicts on `%s` (stored scores): both correct %.0f, only %s %.0f, only "
+                       "\nVerdicts (stored scores, `%s`): both correct %.0f, only %s %.0f, only "
                        "%s %.0f, neither %.0f.\n",
                        js(oc, "metric"), jnum(oc, "both"), la, jnum(oc, "only_a"), lb,
                        jnum(oc, "only_b"), jnum(oc, "neither"));
