@@ -288,56 +288,22 @@ out:
     return rc;
 }
 
-/* Stored verdicts per shared item (sample 0): the flips. The metric is the
- * task's first when the records carry it in "metrics", else the records'
- * own outcome. */
-static void flips_json(cJSON *out, const run_task *ra, const run_task *rb, size_t max_ids)
+/* Stored verdicts per shared item: the flips. */
+static int flips_json(cJSON *out, const run_task *ra, const run_task *rb, size_t max_ids, err *e)
 {
-    if (!ra->has_scores || !rb->has_scores || !ra->scores.n) return;
-    const char *metric = ra->task && ra->task->metrics ? ra->task->metrics[0] : NULL;
-    if (metric &&
-        !cJSON_IsString(cJSON_GetObjectItemCaseSensitive(
-            cJSON_GetObjectItemCaseSensitive(ra->scores.recs[0].fields, "metrics"), metric)))
-        metric = NULL;
-    strmap in_b = STRMAP_INIT;
-    for (size_t j = 0; j < rb->scores.n; j++) {
-        const char *id = rb->scores.views[j].it->id;
-        if (rb->scores.views[j].sample == 0 && strmap_put(&in_b, id, strlen(id), j) < 0) {
-            strmap_release(&in_b);
-            return;
-        }
-    }
-    size_t fl[4] = {0};
-    idlist only_a = {0}, only_b = {0};
-    for (size_t i = 0; i < ra->scores.n; i++) {
-        size_t j;
-        const char *id = ra->scores.views[i].it->id;
-        if (ra->scores.views[i].sample != 0 || !strmap_get(&in_b, id, strlen(id), &j)) continue;
-        int oc[2];
-        const score_record *rr[2] = {&ra->scores.recs[i], &rb->scores.recs[j]};
-        for (int k = 0; k < 2; k++) {
-            const cJSON *mv =
-                metric ? cJSON_GetObjectItemCaseSensitive(
-                             cJSON_GetObjectItemCaseSensitive(rr[k]->fields, "metrics"), metric)
-                       : NULL;
-            oc[k] = cJSON_IsString(mv) ? outcome_from_name(mv->valuestring) : rr[k]->outcome;
-        }
-        bool a = oc[0] == OUTCOME_CORRECT, b = oc[1] == OUTCOME_CORRECT;
-        fl[a && b ? 0 : a ? 1 : b ? 2 : 3]++;
-        if (a && !b) idlist_add(&only_a, id);
-        if (b && !a) idlist_add(&only_b, id);
-    }
-    strmap_release(&in_b);
-    cJSON *f = cJSON_AddObjectToObject(out, "outcomes");
-    cJSON_AddStringToObject(f, "metric", metric ? metric : "outcome");
-    cJSON_AddNumberToObject(f, "both", (double)fl[0]);
-    cJSON_AddNumberToObject(f, "only_a", (double)fl[1]);
-    cJSON_AddNumberToObject(f, "only_b", (double)fl[2]);
-    cJSON_AddNumberToObject(f, "neither", (double)fl[3]);
-    cJSON_AddItemToObject(f, "only_a_ids", ids_json(only_a.v, only_a.n, max_ids));
-    cJSON_AddItemToObject(f, "only_b_ids", ids_json(only_b.v, only_b.n, max_ids));
-    free(only_a.v);
-    free(only_b.v);
+    run_flips f;
+    int rc = runset_flips(ra, rb, max_ids, &f, e);
+    if (rc < 0 || !ra->has_scores || !rb->has_scores) return rc;
+    cJSON *o = cJSON_AddObjectToObject(out, "outcomes");
+    cJSON_AddStringToObject(o, "metric", f.metric);
+    cJSON_AddNumberToObject(o, "both", (double)f.both);
+    cJSON_AddNumberToObject(o, "only_a", (double)f.only_a);
+    cJSON_AddNumberToObject(o, "only_b", (double)f.only_b);
+    cJSON_AddNumberToObject(o, "neither", (double)f.neither);
+    cJSON_AddItemToObject(o, "only_a_ids", ids_json(f.ids_a, f.n_ids_a, max_ids));
+    cJSON_AddItemToObject(o, "only_b_ids", ids_json(f.ids_b, f.n_ids_b, max_ids));
+    run_flips_release(&f);
+    return 0;
 }
 
 static int diff_task(cJSON *tasks, const run_task *ra, const run_task *rb, const diff_opts *d,
@@ -376,7 +342,7 @@ static int diff_task(cJSON *tasks, const run_task *ra, const run_task *rb, const
     if (rc < 0) goto out;
     size_t n_shared = 0;
     if ((rc = diff_samples(o, &sa, &sb, (size_t)d->max_ids, &n_shared, e)) < 0) goto out;
-    flips_json(o, ra, rb, (size_t)d->max_ids);
+    if ((rc = flips_json(o, ra, rb, (size_t)d->max_ids, e)) < 0) goto out;
     /* stored scores, for comparison with the re-scored ones */
     const cJSON *ma = cJSON_GetObjectItemCaseSensitive(ra->results, "metrics");
     const cJSON *mb = cJSON_GetObjectItemCaseSensitive(rb->results, "metrics");

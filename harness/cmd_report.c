@@ -286,7 +286,7 @@ static int draw(const plot_env *env, const chart *c, int format, buf *out, err *
 /* ---- disagreements ---- */
 
 static const char *outcome_for(const run_task *rt, const char *id, const char *metric,
-                               bool declared, const char **reason)
+                               const char **reason)
 {
     *reason = NULL;
     for (size_t i = 0; i < rt->scores.n; i++) {
@@ -297,7 +297,7 @@ static const char *outcome_for(const run_task *rt, const char *id, const char *m
         const cJSON *mm = cJSON_GetObjectItemCaseSensitive(r->fields, "metrics");
         const cJSON *mv = cJSON_GetObjectItemCaseSensitive(mm, metric);
         if (cJSON_IsString(mv)) return mv->valuestring;
-        return declared ? outcome_name(r->outcome) : NULL;
+        return outcome_name(r->outcome);
     }
     return NULL;
 }
@@ -332,71 +332,71 @@ static void dis_release(disagreements *d)
     memset(d, 0, sizeof *d);
 }
 
-static int gather_items(disagreements *d, const cmp_job *job, err *e)
+static int gather_items(disagreements *d, const cmp_job *job, size_t max_items, err *e)
 {
     const cmp_table *t = &job->table;
     if (t->n_runs != 2) return 0;
     for (size_t k = 0; k < t->n_tasks; k++) {
         const cmp_task *ct = &t->tasks[k];
-        const cmp_row *row = NULL;
-        for (size_t i = ct->first_row; i < ct->first_row + ct->n_rows && !row; i++)
-            if (!t->rows[i].group && t->rows[i].test == CMP_TEST_MCNEMAR) row = &t->rows[i];
-        if (!row) continue;
         run_task *ra = runset_find(&job->sets[0], ct->task),
                  *rb = runset_find(&job->sets[1], ct->task);
-        if (!ra || !rb || d->n_stores == 64) continue;
+        if (!ra || !rb || !ra->has_scores || !rb->has_scores || d->n_stores == 64) continue;
+        run_flips f;
+        int rc = runset_flips(ra, rb, max_items, &f, e);
+        if (rc < 0) return rc;
         sample_store *st = d->stores[d->n_stores++];
         st[0] = (sample_store)SAMPLE_STORE_INIT;
         st[1] = (sample_store)SAMPLE_STORE_INIT;
-        for (int side = 0; side < 2; side++) {
+        for (int side = 0; side < 2 && rc == 0; side++) {
             buf p = BUF_INIT;
             path_join(&p, side ? rb->path : ra->path, "samples.jsonl");
-            int rc = samples_load(p.data, &st[side], e);
+            rc = samples_load(p.data, &st[side], e);
             buf_release(&p);
-            if (rc < 0) return rc;
         }
-        for (int side = 0; side < 2; side++) {
-            const char *const *ids = side ? row->only_b : row->only_a;
-            size_t n = side ? row->n_only_b : row->n_only_a;
-            size_t total = row->flips[side ? CMP_ONLY_B : CMP_ONLY_A];
-            d->omitted += total - n;
-            for (size_t i = 0; i < n; i++) {
+        d->omitted += f.only_a - f.n_ids_a + f.only_b - f.n_ids_b;
+        for (int side = 0; side < 2 && rc == 0; side++) {
+            const char *const *ids = side ? f.ids_b : f.ids_a;
+            size_t n = side ? f.n_ids_b : f.n_ids_a;
+            for (size_t i = 0; i < n && rc == 0; i++) {
                 if (d->n == d->cap) {
                     size_t nc = d->cap ? d->cap * 2 : 32;
                     report_item *nv = realloc(d->v, nc * sizeof *nv);
-                    if (!nv) return err_set(e, ERR_NOMEM, "out of memory");
+                    if (!nv) {
+                        rc = err_set(e, ERR_NOMEM, "out of memory");
+                        break;
+                    }
                     d->v = nv;
                     d->cap = nc;
                 }
                 report_item *it = &d->v[d->n++];
                 memset(it, 0, sizeof *it);
                 it->task = ct->task;
-                it->metric = row->metric;
+                it->metric = f.metric; /* the registry's string, or "outcome" */
                 it->id = ids[i];
                 const run_task *rr[2] = {ra, rb};
-                for (int r = 0; r < 2; r++) {
-                    it->outcome[r] = outcome_for(rr[r], ids[i], row->metric, true, &it->reason[r]);
+                for (int r = 0; r < 2 && rc == 0; r++) {
+                    it->outcome[r] = outcome_for(rr[r], ids[i], f.metric, &it->reason[r]);
                     it->completion[r] = completion_for(&st[r], ids[i]);
-                    if (!it->completion[r]) {
-                        /* a tool-call answer: show the calls */
-                        const cJSON *doc = samples_get(&st[r], ids[i], 0);
-                        const cJSON *tc = cJSON_GetObjectItemCaseSensitive(doc, "tool_calls");
-                        if (tc) {
-                            char *txt = cJSON_Print(tc);
-                            char **nt = realloc(d->texts, (d->n_texts + 1) * sizeof *nt);
-                            if (!txt || !nt) {
-                                cJSON_free(txt);
-                                if (nt) d->texts = nt;
-                                return err_set(e, ERR_NOMEM, "out of memory");
-                            }
-                            d->texts = nt;
-                            d->texts[d->n_texts++] = txt;
-                            it->completion[r] = txt;
-                        }
+                    if (it->completion[r]) continue;
+                    /* a tool-call answer: show the calls */
+                    const cJSON *doc = samples_get(&st[r], ids[i], 0);
+                    const cJSON *tc = cJSON_GetObjectItemCaseSensitive(doc, "tool_calls");
+                    if (!tc) continue;
+                    char *txt = cJSON_Print(tc);
+                    char **nt = realloc(d->texts, (d->n_texts + 1) * sizeof *nt);
+                    if (nt) d->texts = nt;
+                    if (!txt || !nt) {
+                        cJSON_free(txt);
+                        rc = err_set(e, ERR_NOMEM, "out of memory");
+                        break;
                     }
+                    d->texts[d->n_texts++] = txt;
+                    it->completion[r] = txt;
                 }
             }
         }
+        run_flips_release(&f);
+        if (rc < 0) return rc;
     }
     return 0;
 }
@@ -521,7 +521,7 @@ static int cmd_report_main(int argc, char **argv)
         }
         mans[k].manifest = &man_store[k * t->n_runs];
     }
-    if (gather_items(&dis, &job, &e) < 0) goto fail;
+    if (gather_items(&dis, &job, (size_t)ro.max_items, &e) < 0) goto fail;
 
     char now[32], gen[128];
     time_iso8601(now, sizeof now);

@@ -211,6 +211,66 @@ size_t runset_attach_items(run_set *rs, const char *data_dir)
     return attached;
 }
 
+void run_flips_release(run_flips *f)
+{
+    free(f->ids_a);
+    free(f->ids_b);
+    memset(f, 0, sizeof *f);
+}
+
+int runset_flips(const run_task *a, const run_task *b, size_t max, run_flips *out, err *e)
+{
+    memset(out, 0, sizeof *out);
+    out->metric = "outcome";
+    if (!a->has_scores || !b->has_scores || !a->scores.n) return 0;
+    const char *metric = a->task && a->task->metrics ? a->task->metrics[0] : NULL;
+    const cJSON *first = cJSON_GetObjectItemCaseSensitive(a->scores.recs[0].fields, "metrics");
+    if (metric && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(first, metric)))
+        out->metric = metric;
+    else
+        metric = NULL;
+    strmap in_b = STRMAP_INIT;
+    out->ids_a = calloc(max ? max : 1, sizeof *out->ids_a);
+    out->ids_b = calloc(max ? max : 1, sizeof *out->ids_b);
+    if (!out->ids_a || !out->ids_b) goto nomem;
+    for (size_t j = 0; j < b->scores.n; j++) {
+        const char *id = b->scores.views[j].it->id;
+        if (b->scores.views[j].sample == 0 && strmap_put(&in_b, id, strlen(id), j) < 0) goto nomem;
+    }
+    for (size_t i = 0; i < a->scores.n; i++) {
+        size_t j;
+        const char *id = a->scores.views[i].it->id;
+        if (a->scores.views[i].sample != 0 || !strmap_get(&in_b, id, strlen(id), &j)) continue;
+        const score_record *rr[2] = {&a->scores.recs[i], &b->scores.recs[j]};
+        bool ok[2];
+        for (int k = 0; k < 2; k++) {
+            const cJSON *mv =
+                metric ? cJSON_GetObjectItemCaseSensitive(
+                             cJSON_GetObjectItemCaseSensitive(rr[k]->fields, "metrics"), metric)
+                       : NULL;
+            int oc = cJSON_IsString(mv) ? outcome_from_name(mv->valuestring) : rr[k]->outcome;
+            ok[k] = oc == OUTCOME_CORRECT;
+        }
+        if (ok[0] && ok[1])
+            out->both++;
+        else if (!ok[0] && !ok[1])
+            out->neither++;
+        else if (ok[0]) {
+            if (out->n_ids_a < max) out->ids_a[out->n_ids_a++] = id;
+            out->only_a++;
+        } else {
+            if (out->n_ids_b < max) out->ids_b[out->n_ids_b++] = id;
+            out->only_b++;
+        }
+    }
+    strmap_release(&in_b);
+    return 0;
+nomem:
+    strmap_release(&in_b);
+    run_flips_release(out);
+    return err_set(e, ERR_NOMEM, "out of memory");
+}
+
 run_task *runset_find(const run_set *rs, const char *name)
 {
     for (size_t i = 0; i < rs->n; i++)

@@ -60,6 +60,21 @@ void runset_release(run_set *rs);
  * a task whose dataset is missing or differs from the run's (sha256) keeps
  * data NULL. Returns the number of tasks attached. */
 size_t runset_attach_items(run_set *rs, const char *data_dir);
+/* Where two runs of a task disagree, item by item (sample 0 of the items
+ * both have): by the task's first metric when the records carry it in
+ * "metrics", else by the records' own outcome. The id lists hold the first
+ * `max` of each side and point into the runs' records (free the lists with
+ * run_flips_release; the runs must outlive them). */
+typedef struct run_flips {
+    const char *metric; /* the metric compared (the registry's string), or "outcome" */
+    size_t both, only_a, only_b, neither;
+    const char **ids_a, **ids_b;
+    size_t n_ids_a, n_ids_b;
+} run_flips;
+
+int runset_flips(const run_task *a, const run_task *b, size_t max, run_flips *out, err *e);
+void run_flips_release(run_flips *f);
+
 /* The task named `name`, or NULL. */
 run_task *runset_find(const run_set *rs, const char *name);
 /* Labels: `labels[i]` where given (n_labels may be short), else the
