@@ -354,6 +354,47 @@ static void test_runset__rescore_split(void)
     cJSON_Delete(rb.manifest);
 }
 
+static void test_runset__flips(void)
+{
+    /* by the first metric when the records carry it ("strict_match" here) */
+    put("fa/scores.jsonl", "{\"id\":\"1\",\"sample\":0,\"outcome\":\"correct\",\"metrics\":{"
+                           "\"strict_match\":\"correct\"}}\n"
+                           "{\"id\":\"2\",\"sample\":0,\"outcome\":\"correct\",\"metrics\":{"
+                           "\"strict_match\":\"wrong\"}}\n"
+                           "{\"id\":\"3\",\"sample\":0,\"outcome\":\"wrong\",\"metrics\":{\"strict_"
+                           "match\":\"wrong\"}}\n"
+                           "{\"id\":\"4\",\"sample\":0,\"outcome\":\"correct\",\"metrics\":{"
+                           "\"strict_match\":\"correct\"}}\n");
+    put("fb/scores.jsonl", "{\"id\":\"4\",\"sample\":0,\"outcome\":\"wrong\",\"metrics\":{\"strict_"
+                           "match\":\"wrong\"}}\n"
+                           "{\"id\":\"2\",\"sample\":0,\"outcome\":\"wrong\",\"metrics\":{\"strict_"
+                           "match\":\"correct\"}}\n"
+                           "{\"id\":\"1\",\"sample\":0,\"outcome\":\"correct\",\"metrics\":{"
+                           "\"strict_match\":\"correct\"}}\n"
+                           "{\"id\":\"9\",\"sample\":0,\"outcome\":\"correct\"}\n");
+    run_task a = {0}, b = {0};
+    err e = ERR_INIT;
+    CHECK_INT(eval_load_scores(at("fa/scores.jsonl"), &a.scores, &e), 0);
+    CHECK_INT(eval_load_scores(at("fb/scores.jsonl"), &b.scores, &e), 0);
+    a.has_scores = b.has_scores = true;
+    a.task = b.task = task_find("gsm8k_cot");
+    run_flips f;
+    CHECK_INT(runset_flips(&a, &b, 1, &f, &e), 0);
+    CHECK_STR(f.metric, "strict_match");
+    /* shared 1, 2, 4: 1 both; 2 only B; 4 only A */
+    CHECK(f.both == 1 && f.only_a == 1 && f.only_b == 1 && f.neither == 0);
+    CHECK(f.n_ids_a == 1 && !strcmp(f.ids_a[0], "4") && !strcmp(f.ids_b[0], "2"));
+    run_flips_release(&f);
+    /* a task this build does not know: by the records' outcome (2 is only A now) */
+    a.task = b.task = NULL;
+    CHECK_INT(runset_flips(&a, &b, 0, &f, &e), 0);
+    CHECK_STR(f.metric, "outcome");
+    CHECK(f.both == 1 && f.only_a == 2 && f.only_b == 0 && f.n_ids_a == 0);
+    run_flips_release(&f);
+    eval_loaded_release(&a.scores);
+    eval_loaded_release(&b.scores);
+}
+
 static void rm_rf(const char *p)
 {
     char cmd[600];
@@ -369,6 +410,7 @@ int main(void)
     RUN(test_runset__open);
     RUN(test_runset__files);
     RUN(test_runset__rescore_split);
+    RUN(test_runset__flips);
     rm_rf(tmp);
     return test_report();
 }
