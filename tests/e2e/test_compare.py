@@ -310,5 +310,31 @@ st, out, err = tally("diff", A, B, "--no-rescore", check=0)
 check("No re-scoring: --no-rescore" in out, out)
 tally("diff", A, check=2)
 
+# ---- a task with its own aggregate (BFCL): the bootstrap recomputes it ----
+BO = os.path.join(base, "BO")
+tally("run", "--task", "bfcl", "--model", "oracle", "--shard", "0/8", "--out", BO, "--quiet", check=0)
+bx = os.path.join(base, "bx.jsonl")
+with open(bx, "w") as f:
+    for k, smp in enumerate(read_jsonl(os.path.join(BO, "samples.jsonl"))):
+        r = {"id": smp["id"], "completion": smp.get("completion", "")}
+        if smp.get("tool_calls"):
+            r["tool_calls"] = [{"name": c["name"], "arguments": c["arguments"]} for c in smp["tool_calls"]]
+        if k % 3 == 0:  # a third answered with prose instead of a call
+            r = {"id": smp["id"], "completion": "I would rather not."}
+        f.write(json.dumps(r) + "\n")
+BX = os.path.join(base, "BX")
+tally("run", "--task", "bfcl", "--model", bx, "--shard", "0/8", "--out", BX, "--quiet", check=0)
+st, out, err = compare(BO, BX, "--format", "json", "--bootstrap", "200")
+j = json.loads(out)
+rows = {r["metric"]: r for r in j["rows"]}
+ro, rx = results(BO)["metrics"], results(BX)["metrics"]
+for m in ("overall_ast", "non_live", "simple_python"):
+    check(m in rows and rows[m]["test"] == "bootstrap", "bfcl %s tested by the bootstrap" % m)
+    check(abs(rows[m]["delta"] - (rx[m]["value"] - ro[m]["value"])) < 1e-9, "bfcl %s delta" % m)
+check(rows["overall_ast"]["delta"] < 0 and rows["overall_ast"]["p"] < 0.05, "bfcl: a significant drop")
+check(rows["decode_failure_rate"]["lower_is_better"], "bfcl: a failure rate is better lower")
+st, out, err = tally("diff", BO, BX, check=0)
+check("Verdicts (stored scores, `outcome`)" in out and "only BX 0" in out, "diff on bfcl: " + out[-1200:])
+
 cleanup(base)
 done()
