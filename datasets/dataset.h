@@ -78,8 +78,10 @@ typedef struct task_options {
     bool unsafe_no_sandbox;  /* run code without the OS sandbox (explicit opt-in) */
     const char *cache_dir;   /* cached data the scorer derives (EvalPlus expected outputs) */
     const char *python;      /* interpreter for code tasks; NULL = the system's /usr/bin/python3 */
-    const char *sandbox_mode; /* code tasks: NULL/"auto", or force "degraded" or "no-userns"
-                               * (root only) to use the sandbox's fallbacks */
+    const char *langdetect_dir; /* IFEval: langdetect profiles folder; NULL = Debian's
+                                 * python3-langdetect (/usr/lib/python3/dist-packages/langdetect/profiles) */
+    const char *sandbox_mode; /* code tasks: NULL/"auto", or force "degraded", "no-userns"
+                               * (root only) or "no-fork-server" (see scorers/sandbox.h) */
 } task_options;
 
 void task_options_default(task_options *o);

@@ -22,8 +22,9 @@ static const command_def cmd_help_def = {
 static const command_def *const commands[] = {
     &cmd_run_def,
     &cmd_score_def,
-    &(const command_def){.name = "compare", .summary = "tables of several runs side by side"},
-    &(const command_def){.name = "report", .summary = "an HTML report of several runs"},
+    &cmd_compare_def,
+    &cmd_report_def,
+    &cmd_diff_def,
     &(const command_def){.name = "quantdiff", .summary = "KL divergence of a quantized model from its base"},
     &(const command_def){.name = "bench", .summary = "prefill and decode speed of a GGUF model"},
     &(const command_def){.name = "generate", .summary = "one completion, to try a model by hand"},

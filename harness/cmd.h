@@ -21,6 +21,9 @@ typedef struct command_def {
 extern const command_def cmd_run_def;
 extern const command_def cmd_score_def;
 extern const command_def cmd_datasets_def;
+extern const command_def cmd_compare_def;
+extern const command_def cmd_report_def;
+extern const command_def cmd_diff_def;
 extern const command_def cmd_tokenize_def;
 
 /* Prints "tally <cmd>: <message>" to stderr and returns the exit status for

@@ -23,6 +23,7 @@
 typedef struct run_opts {
     const char *task, *model, *backend, *out, *data_dir, *ids, *shard, *prompt_style;
     const char *tool_mode, *ifeval_mode, *base_url, *chat_template, *python, *cache_dir;
+    const char *langdetect;
     const char *extra_body;
     int limit, shots, samples, max_tokens, top_k, concurrency, max_retries, threads, batch;
     int ctx_size, jobs, n_per_request;
@@ -54,6 +55,7 @@ static const opt_def run_opt_defs[] = {
     {"seed", OPT_U64, O(seed), "S", "sampling seed (default 1234)", 0},
     {"tool-mode", OPT_STR, O(tool_mode), "prompt|native", "BFCL: functions in the prompt or as OpenAI tools", 0},
     {"ifeval-mode", OPT_STR, O(ifeval_mode), "compat|fixed", "IFEval: reproduce the reference or repair its defects", 0},
+    {"langdetect-profiles", OPT_STR, O(langdetect), "DIR", "IFEval: langdetect's profiles (default $TALLY_LANGDETECT_PROFILES, then Debian's)", 0},
     {"base-url", OPT_STR, O(base_url), "URL", "openai: server address, e.g. http://localhost:8000/v1", 0},
     {"header", OPT_LIST, O(header), "K:V", "openai: extra HTTP header (repeatable)", 0},
     {"concurrency", OPT_INT, O(concurrency), "N", "openai: requests in flight (default 8)", 0},
@@ -262,6 +264,7 @@ static int run_task(run_ctx *rc, const task_def *t, const char *dir_path, err *e
     o.python = ro->python;
     if (ro->tool_mode) o.tool_mode = ro->tool_mode;
     if (ro->ifeval_mode) o.scorer_mode = ro->ifeval_mode;
+    o.langdetect_dir = ro->langdetect ? ro->langdetect : getenv("TALLY_LANGDETECT_PROFILES");
     if (strcmp(o.tool_mode, "prompt") && strcmp(o.tool_mode, "native")) {
         ret = err_set(e, ERR_USAGE, "--tool-mode: \"%s\" is not prompt or native", o.tool_mode);
         goto out;

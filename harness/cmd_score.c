@@ -16,7 +16,7 @@
 #include "task.h"
 
 typedef struct score_opts {
-    const char *out, *data_dir, *ifeval_mode, *python, *cache_dir;
+    const char *out, *data_dir, *ifeval_mode, *python, *cache_dir, *langdetect;
     int jobs;
     double exec_timeout;
     bool quiet;
@@ -26,6 +26,7 @@ typedef struct score_opts {
 static const opt_def score_opt_defs[] = {
     {"out", OPT_STR, O(out), "DIR", "where merged shards go (needed with several run directories)", 0},
     {"ifeval-mode", OPT_STR, O(ifeval_mode), "compat|fixed", "IFEval: score with this mode instead of the run's", 0},
+    {"langdetect-profiles", OPT_STR, O(langdetect), "DIR", "IFEval: langdetect's profiles (default $TALLY_LANGDETECT_PROFILES, then Debian's)", 0},
     {"jobs", OPT_INT, O(jobs), "N", "code tasks: programs run in parallel", 0},
     {"exec-timeout", OPT_DOUBLE, O(exec_timeout), "SEC", "code tasks: per-program time limit", 0},
     {"python", OPT_STR, O(python), "PATH", "code tasks: interpreter", 0},
@@ -59,24 +60,9 @@ static int jint(const cJSON *o, const char *a, const char *b, int dflt)
 /* The task options a run was made with, from its manifest, then command-line overrides. */
 static void options_from_manifest(const cJSON *m, const score_opts *so, arena *a, task_options *o)
 {
-    task_options_default(o);
-    o->data_dir = cmd_data_dir(so->data_dir, a);
-    const char *ps = jstr(m, "settings", "prompt_style");
-    o->chat = ps && !strcmp(ps, "chat");
-    o->shots = jint(m, "settings", "shots", -1);
-    o->samples = jint(m, "settings", "samples", 1);
-    const char *tm = jstr(m, "settings", "tool_mode");
-    if (tm) o->tool_mode = arena_strdup(a, tm);
-    const char *im = jstr(m, "scoring", "ifeval_mode");
-    if (im) o->scorer_mode = arena_strdup(a, im);
-    if (so->ifeval_mode) o->scorer_mode = so->ifeval_mode;
-    o->jobs = so->jobs;
-    o->exec_timeout_s = so->exec_timeout;
-    o->python = so->python;
-    const cJSON *us = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "scoring"),
-                                                       "unsafe_no_sandbox");
-    o->unsafe_no_sandbox = cJSON_IsTrue(us);
-    o->cache_dir = cmd_cache_dir(so->cache_dir, a);
+    eval_overrides ov = {so->data_dir, so->ifeval_mode, so->python, so->cache_dir, so->jobs,
+                         so->exec_timeout, so->langdetect};
+    eval_options_from_manifest(m, &ov, a, o);
 }
 
 static int load_run(const char *path, loaded_run *out, err *e)

@@ -4,9 +4,11 @@
 #include "datasets/bfcl.h"
 #include "datasets/gsm8k.h"
 #include "datasets/humaneval.h"
+#include "datasets/ifeval.h"
 #include "scorers/bfcl.h"
 #include "scorers/gsm8k.h"
 #include "scorers/humaneval.h"
+#include "scorers/ifeval/ifeval.h"
 #include "task.h"
 
 static const char *const gsm8k_metrics[] = {"strict_match", "flexible_extract", NULL};
@@ -83,6 +85,8 @@ static const task_def tasks[] = {
              "multi-turn, a parameter missing (not scored)"),
     BFCL_ROW("multi_turn_long_context", BFCL_ONE_METRIC("multi_turn_long_context"),
              "multi-turn, long context (not scored)"),
+    {"ifeval", "ifeval", "IFEval: 541 prompts with verifiable instructions, strict and loose",
+     NULL, ifeval_metric_names, 0, ifeval_load, ifeval_build, ifeval_score, ifeval_aggregate},
     {0},
 };
 

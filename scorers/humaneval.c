@@ -141,8 +141,11 @@ int humaneval_sandbox_open(const task_options *o, sandbox **out, cJSON *info, er
         s.isolation = SANDBOX_DEGRADED;
     } else if (strcmp(mode, "no-userns") == 0) {
         s.isolation = SANDBOX_NO_USERNS;
+    } else if (strcmp(mode, "no-fork-server") == 0) {
+        s.no_fork_server = true;
     } else {
-        return err_set(e, ERR_USAGE, "sandbox mode \"%s\" is not auto, degraded or no-userns",
+        return err_set(e, ERR_USAGE,
+                       "sandbox mode \"%s\" is not auto, degraded, no-userns or no-fork-server",
                        mode);
     }
     int r = sandbox_open(out, &s, e);

@@ -567,6 +567,35 @@ static void test_humaneval__sanitize(void)
     arena_release(&a);
 }
 
+/* task_options.sandbox_mode picks the sandbox's fallbacks; info records them. */
+static void test_humaneval__sandbox_modes(void)
+{
+    task_options o = opts();
+    sandbox *sb = NULL;
+    err e = ERR_INIT;
+    cJSON *info = cJSON_CreateObject();
+    o.sandbox_mode = "degraded";
+    CHECK_INT(humaneval_sandbox_open(&o, &sb, info, &e), 0);
+    CHECK(sb && strncmp(sandbox_level(sb), "degraded:", 9) == 0);
+    CHECK(strncmp(cJSON_GetObjectItem(info, "sandbox")->valuestring, "degraded:", 9) == 0);
+    CHECK(cJSON_IsFalse(cJSON_GetObjectItem(info, "sandbox_fork_server")));
+    sandbox_close(sb);
+    o.sandbox_mode = "no-fork-server";
+    CHECK_INT(humaneval_sandbox_open(&o, &sb, info, &e), 0);
+    CHECK(sb && !sandbox_fork_server(sb) && sandbox_has_namespaces(sb));
+    sandbox_close(sb);
+    o.sandbox_mode = "bogus";
+    sb = NULL;
+    CHECK_INT(humaneval_sandbox_open(&o, &sb, info, &e), ERR_USAGE);
+    CHECK(sb == NULL && strstr(e.msg, "bogus"));
+    o.sandbox_mode = NULL;
+    o.unsafe_no_sandbox = true;
+    CHECK_INT(humaneval_sandbox_open(&o, &sb, info, &e), 0);
+    CHECK_STR(cJSON_GetObjectItem(info, "sandbox")->valuestring, "none");
+    sandbox_close(sb);
+    cJSON_Delete(info);
+}
+
 /* ------------------------------------------------------------ oracles */
 
 static void oracle_humaneval(bool chat, size_t limit)
@@ -719,6 +748,7 @@ int main(void)
     RUN(test_humaneval__verdicts);
     RUN(test_humaneval__score_toy);
     RUN(test_humaneval__sanitize);
+    RUN(test_humaneval__sandbox_modes);
     RUN(test_humaneval__oracle);
     RUN(test_humaneval__oracle_chat);
     RUN(test_humaneval__evalplus_mini);
