@@ -10,7 +10,8 @@
  *     for human-eval's unsandboxed evaluator (2 workers, 3 s timeout);
  *   - once, 164 x 10 samples with --jobs 2: wall time and samples/s.
  * Environment: TALLY_DATA, TALLY_SRC (set by meson), BENCH_ROUNDS (3),
- * BENCH_PYTHON (/usr/bin/python3).
+ * BENCH_PYTHON (/usr/bin/python3), BENCH_NO_FORK_SERVER=1 (a fresh
+ * interpreter per sample instead of the fork server).
  */
 #include "common/arena.h"
 #include "common/buf.h"
@@ -79,6 +80,7 @@ static double score_canonical(const item_set *set, int reps, int *passed)
     task_options o;
     task_options_default(&o);
     o.jobs = 2;
+    if (getenv("BENCH_NO_FORK_SERVER")) o.sandbox_mode = "no-fork-server";
     size_t n = set->n * (size_t)reps;
     sample_view *s = calloc(n, sizeof *s);
     score_record *r = calloc(n, sizeof *r);
@@ -170,12 +172,14 @@ int main(void)
     sandbox_settings st;
     sandbox_settings_default(&st);
     st.python = python();
+    st.no_fork_server = getenv("BENCH_NO_FORK_SERVER") != NULL;
     sandbox *sb = NULL;
     if (sandbox_open(&sb, &st, &e) < 0) {
         fprintf(stderr, "%s\n", e.msg);
         return 1;
     }
-    printf("sandbox %s, python %s, %d cores, %d rounds\n", sandbox_level(sb),
+    printf("sandbox %s%s, python %s, %d cores, %d rounds\n", sandbox_level(sb),
+           sandbox_fork_server(sb) ? " (fork server)" : " (fresh interpreter per sample)",
            sandbox_python_version(sb), sandbox_cpu_count(), rounds);
     double bare[50], boxed[50], over[50], canon[50], ref[50];
     for (int r = 0; r < rounds; r++) {
