@@ -206,9 +206,10 @@ static const char *signal_name(int sig, char *buf, size_t n)
 }
 
 /* The outcome of a run from the verdict `v` of the runner (or none), in the
- * reference's words (`*result`) and ours (`*reason`). */
-static int classify(const sandbox_result *r, const char *v, const char *exc, arena *a,
-                    const char **result, const char **reason)
+ * reference's words (`*result`) and ours (`*reason`: for an exception, the
+ * last line of its traceback, "Type: message", when `exc_line`). */
+static int classify(const sandbox_result *r, const char *v, const char *exc, bool exc_line,
+                    arena *a, const char **result, const char **reason)
 {
     char sig[32];
     *reason = NULL;
@@ -227,6 +228,11 @@ static int classify(const sandbox_result *r, const char *v, const char *exc, are
             return OUTCOME_KILLED;
         }
         *reason = v;
+        if (exc_line && exc && *exc && strncmp(v, "failed: ", 8) == 0) {
+            const char *msg = v + 8;
+            const char *line = arena_printf(a, "%s%s%s", exc, *msg ? ": " : "", msg);
+            if (line) *reason = line;
+        }
         return OUTCOME_WRONG;
     }
     /* No verdict: the reference records "timed out" for a child that left
@@ -494,7 +500,8 @@ int humaneval_score(const score_ctx *c, const sample_view *s, size_t n, score_re
         if (!job_of[i]) continue;
         const sandbox_result *r = &res[job_of[i] - 1];
         const char *result, *reason;
-        int oc = classify(r, frame_text(r, "result"), frame_text(r, "exc"), a, &result, &reason);
+        int oc =
+            classify(r, frame_text(r, "result"), frame_text(r, "exc"), true, a, &result, &reason);
         if (oc != OUTCOME_CORRECT && all_blank(completion[i])) {
             oc = OUTCOME_NO_ANSWER;
             reason = "empty completion";
@@ -955,10 +962,10 @@ int evalplus_score(const score_ctx *c, const sample_view *s, size_t n, score_rec
         const sandbox_result *r = &res[job_of[i] - 1];
         const char *base = frame_text(r, "base"), *plus = frame_text(r, "plus");
         const char *bresult, *breason, *presult, *preason;
-        int boc = classify(r, base, frame_text(r, "base_exc"), a, &bresult, &breason);
+        int boc = classify(r, base, frame_text(r, "base_exc"), false, a, &bresult, &breason);
         int poc;
         if (boc == OUTCOME_CORRECT) {
-            poc = classify(r, plus, frame_text(r, "plus_exc"), a, &presult, &preason);
+            poc = classify(r, plus, frame_text(r, "plus_exc"), false, a, &presult, &preason);
         } else {
             poc = boc;
             presult = "not run: base failed";

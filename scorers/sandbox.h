@@ -41,7 +41,8 @@
  * Jobs are borrowed during the call. A result owns its buffers; frames point
  * into them and live until sandbox_result_release. Nothing here prints.
  * sandbox_run_many uses one poll loop in the calling thread (no thread per
- * child) and never waits for a sample's cooperation.
+ * child) and never waits for a sample's cooperation; a sandbox serves one
+ * call at a time.
  */
 #ifndef TALLY_SCORERS_SANDBOX_H
 #define TALLY_SCORERS_SANDBOX_H

@@ -618,7 +618,9 @@ def _check_group(p, solution, inputs, expected, limits, wall_factor):
             return "timed out", ""
         except _BaseException as e:
             d = _describe_failure(e)
-            return ("failed: input %d raised %s" % (i, d[8:] if d else "?")), _exc_name(e)
+            msg = d[8:] if d else "?"
+            return ("failed: input %d raised %s%s%s" % (i, _exc_name(e), ": " if msg else "", msg),
+                    _exc_name(e))
         try:
             ok = grp.matches(out, expected[i], keep)
         except _BaseException as e:
