@@ -214,7 +214,7 @@ STATIC int rescore(cJSON *out, const run_task *ra, const run_task *rb, const sam
     const task_def *t = ra->task;
     arena a = ARENA_INIT;
     task_options oa, ob;
-    eval_overrides ov = {data_dir, NULL, NULL, NULL, 0, 0, NULL};
+    eval_overrides ov = {data_dir, NULL, NULL, NULL, 0, 0, NULL, NULL};
     eval_options_from_manifest(ra->manifest, &ov, &a, &oa);
     eval_options_from_manifest(rb->manifest, &ov, &a, &ob);
     cJSON *m[2][2] = {{NULL, NULL}, {NULL, NULL}}; /* [answers][grading] */

@@ -23,7 +23,7 @@
 typedef struct run_opts {
     const char *task, *model, *backend, *out, *data_dir, *ids, *shard, *prompt_style;
     const char *tool_mode, *ifeval_mode, *base_url, *chat_template, *python, *cache_dir;
-    const char *langdetect;
+    const char *langdetect, *sandbox;
     const char *extra_body;
     int limit, shots, samples, max_tokens, top_k, concurrency, max_retries, threads, batch;
     int ctx_size, jobs, n_per_request;
@@ -71,6 +71,7 @@ static const opt_def run_opt_defs[] = {
     {"chat-template", OPT_STR, O(chat_template), "NAME", "native: granite-3.3|granite-4.0|granite-4.1|ling-2.0|raw", 0},
     {"jobs", OPT_INT, O(jobs), "N", "code tasks: programs run in parallel (default cores)", 0},
     {"exec-timeout", OPT_DOUBLE, O(exec_timeout), "SEC", "code tasks: per-program time limit (default 3)", 0},
+    {"sandbox", OPT_STR, O(sandbox), "MODE", "code tasks: auto (default), degraded, no-userns or no-fork-server", 0},
     {"unsafe-no-sandbox", OPT_BOOL, O(unsafe_no_sandbox), NULL, "code tasks: run model code without the OS sandbox", 0},
     {"python", OPT_STR, O(python), "PATH", "code tasks: interpreter (default python3)", 0},
     {"cache-dir", OPT_STR, O(cache_dir), "DIR", "derived data cache (default ~/.cache/tally)", 0},
@@ -234,6 +235,7 @@ static cJSON *scoring_json(const task_def *t, const task_options *o)
         cJSON_AddNumberToObject(s, "jobs", o->jobs);
         cJSON_AddNumberToObject(s, "exec_timeout_s", o->exec_timeout_s ? o->exec_timeout_s : 3.0);
         cJSON_AddBoolToObject(s, "unsafe_no_sandbox", o->unsafe_no_sandbox);
+        cJSON_AddStringToObject(s, "sandbox_mode", o->sandbox_mode ? o->sandbox_mode : "auto");
     }
     return s;
 }
@@ -260,6 +262,7 @@ static int run_task(run_ctx *rc, const task_def *t, const char *dir_path, err *e
     o.jobs = ro->jobs;
     o.exec_timeout_s = ro->exec_timeout;
     o.unsafe_no_sandbox = ro->unsafe_no_sandbox;
+    o.sandbox_mode = ro->sandbox;
     o.cache_dir = cmd_cache_dir(ro->cache_dir, &a);
     o.python = ro->python;
     if (ro->tool_mode) o.tool_mode = ro->tool_mode;

@@ -16,7 +16,7 @@
 #include "task.h"
 
 typedef struct score_opts {
-    const char *out, *data_dir, *ifeval_mode, *python, *cache_dir, *langdetect;
+    const char *out, *data_dir, *ifeval_mode, *python, *cache_dir, *langdetect, *sandbox;
     int jobs;
     double exec_timeout;
     bool quiet;
@@ -28,6 +28,7 @@ static const opt_def score_opt_defs[] = {
     {"ifeval-mode", OPT_STR, O(ifeval_mode), "compat|fixed", "IFEval: score with this mode instead of the run's", 0},
     {"langdetect-profiles", OPT_STR, O(langdetect), "DIR", "IFEval: langdetect's profiles (default $TALLY_LANGDETECT_PROFILES, then Debian's)", 0},
     {"jobs", OPT_INT, O(jobs), "N", "code tasks: programs run in parallel", 0},
+    {"sandbox", OPT_STR, O(sandbox), "MODE", "code tasks: auto, degraded, no-userns or no-fork-server", 0},
     {"exec-timeout", OPT_DOUBLE, O(exec_timeout), "SEC", "code tasks: per-program time limit", 0},
     {"python", OPT_STR, O(python), "PATH", "code tasks: interpreter", 0},
     {"cache-dir", OPT_STR, O(cache_dir), "DIR", "derived data cache", 0},
@@ -61,7 +62,7 @@ static int jint(const cJSON *o, const char *a, const char *b, int dflt)
 static void options_from_manifest(const cJSON *m, const score_opts *so, arena *a, task_options *o)
 {
     eval_overrides ov = {so->data_dir, so->ifeval_mode, so->python, so->cache_dir, so->jobs,
-                         so->exec_timeout, so->langdetect};
+                         so->exec_timeout, so->langdetect, so->sandbox};
     eval_options_from_manifest(m, &ov, a, o);
 }
 

@@ -543,6 +543,8 @@ void eval_options_from_manifest(const cJSON *m, const eval_overrides *so, arena 
     const cJSON *us = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "scoring"),
                                                        "unsafe_no_sandbox");
     o->unsafe_no_sandbox = cJSON_IsTrue(us);
+    const char *sm = jstr(m, "scoring", "sandbox_mode");
+    o->sandbox_mode = so->sandbox_mode ? so->sandbox_mode : sm ? arena_strdup(a, sm) : NULL;
     o->cache_dir = cmd_cache_dir(so->cache_dir, a);
 }
 

@@ -105,6 +105,7 @@ typedef struct eval_overrides {
     int jobs;
     double exec_timeout;
     const char *langdetect_dir; /* NULL = $TALLY_LANGDETECT_PROFILES, then the scorer's default */
+    const char *sandbox_mode;   /* NULL = the run's (manifest scoring.sandbox_mode), else auto */
 } eval_overrides;
 
 /* The task options a run was made with, from its manifest, then the

@@ -555,7 +555,16 @@ static int put_pass_at_k(cJSON *metrics, const char *prefix, const prob_count *p
             x[i] = humaneval_pass_at_k(pc[i].n, base ? pc[i].c_base : pc[i].c, k);
         char name[48];
         snprintf(name, sizeof name, "%spass@%d", prefix, k);
-        if (metric_put(metrics, name, metric_mean(x, np)) < 0) {
+        /* per-problem values all 0 or 1 (one sample each): a proportion, with Wilson's
+         * interval, which is not degenerate at 0% and 100% */
+        size_t ones = 0;
+        bool binary = true;
+        for (size_t i = 0; i < np && binary; i++) {
+            if (x[i] == 1) ones++;
+            else if (x[i] != 0) binary = false;
+        }
+        metric_value v = binary ? metric_proportion(ones, np) : metric_mean(x, np);
+        if (metric_put(metrics, name, v) < 0) {
             free(x);
             return err_set(e, ERR_NOMEM, "out of memory");
         }
