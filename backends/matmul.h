@@ -72,6 +72,11 @@ typedef struct matmul_type_kernels {
     quant_quantize_fn quantize_act; /* f32 -> act format; NULL for F32 (x is used as is) */
     matmul_gemm_fn gemm;            /* NULL: this weight type cannot be multiplied */
     int isa;                        /* the level whose kernel fills `gemm` */
+    /* The same for weights repacked by matmul_pack (w_stride = bytes per group of 8 rows);
+     * gemm_packed is NULL where this level has no packed kernel for the type. */
+    quant_quantize_fn quantize_act_packed;
+    matmul_gemm_fn gemm_packed;
+    int isa_packed;
 } matmul_type_kernels;
 
 typedef struct matmul_kernels {
@@ -102,18 +107,53 @@ int matmul_ws_init(matmul_ws *ws, size_t max_cols, size_t max_batch, err *e);
 /* Frees the scratch; safe on MATMUL_WS_INIT and twice. */
 void matmul_ws_release(matmul_ws *ws);
 
+/* Weights repacked at load time for the fastest kernels: groups of 8 rows interleaved so
+ * one SIMD lane holds one row (PERF.md "What makes it fast"). The layout depends on the
+ * type only, not on the ISA level, and takes the file layout's bytes (Q4_K: +2.8%).
+ * Types with a packed layout: Q4_0, Q8_0, Q4_K, Q6_K, at levels AVX2 and above. The
+ * packed kernels sum each row in the order of the scalar references, so a packed multiply
+ * gives exactly the references' results (the file-layout SIMD kernels differ from them
+ * by f32 reassociation only). */
+typedef struct matmul_packed {
+    uint32_t type;
+    size_t rows, cols;
+    size_t group_bytes; /* bytes per group of 8 rows */
+    void *data;         /* (rows + 7) / 8 groups, 64-aligned, owned by the struct */
+    size_t bytes;
+} matmul_packed;
+
+#define MATMUL_PACKED_INIT                                                                         \
+    {                                                                                              \
+        0, 0, 0, 0, NULL, 0                                                                        \
+    }
+
+/* True when `k` has a packed kernel for `type` (then matmul_pack works). */
+int matmul_can_pack(const matmul_kernels *k, uint32_t type);
+/* Bytes matmul_pack allocates for these dimensions (0: type without a packed layout or
+ * cols not a multiple of its block). */
+size_t matmul_packed_bytes(uint32_t type, size_t rows, size_t cols);
+/* Repacks `rows` rows (w_stride bytes apart, 0 = dense) of `cols` values into `out`
+ * (allocated here; free with matmul_packed_release), using n_threads threads. The source
+ * may be released afterwards. ERR_UNSUPPORTED when !matmul_can_pack(k, type),
+ * ERR_INVALID for bad dimensions, ERR_NOMEM. */
+int matmul_pack(const matmul_kernels *k, uint32_t type, const void *w, size_t rows, size_t cols,
+                size_t w_stride, int n_threads, matmul_packed *out, err *e);
+/* Frees the packed data; safe on MATMUL_PACKED_INIT and twice. */
+void matmul_packed_release(matmul_packed *p);
+
 /* One multiply. Strides are in elements; 0 means dense (cols for x, rows for y,
  * qtype_row_bytes for w). x and y must not overlap. */
 typedef struct matmul_args {
     uint32_t type; /* weight qtype */
-    const void *w; /* (rows, w_stride bytes) */
+    const void *w; /* (rows, w_stride bytes); ignored when `packed` is set */
     size_t rows, cols;
     size_t w_stride; /* bytes between weight rows; 0 = qtype_row_bytes(type, cols) */
     const float *x;  /* (batch, x_stride) */
     size_t batch;
-    size_t x_stride; /* floats between rows of x; 0 = cols */
-    float *y;        /* (batch, y_stride) */
-    size_t y_stride; /* floats between rows of y; 0 = rows */
+    size_t x_stride;             /* floats between rows of x; 0 = cols */
+    float *y;                    /* (batch, y_stride) */
+    size_t y_stride;             /* floats between rows of y; 0 = rows */
+    const matmul_packed *packed; /* NULL, or these weights repacked (type, rows, cols equal) */
 } matmul_args;
 
 /* Checks a multiply: supported type, cols a multiple of its block, strides and alignment,
