@@ -911,6 +911,125 @@ PGEMM(pgemm_q8_0, ptile_q8_0, P_Q8_0)
 PGEMM(pgemm_q4_k, ptile_q4_k, P_Q4_K)
 PGEMM(pgemm_q6_k, ptile_q6_k, P_Q6_K)
 
+/* ==== activation quantizers (bit for bit the references of quant.h / matmul.c) ========= */
+
+/* Max |x| over 8k floats at x (k vectors). */
+AI float amax_vec(const float *x, int k)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int v = 0; v < k; v++)
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * v)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* Four vectors of i32 (values 0..31 in order) -> 32 i8, saturating. */
+AI __m256i pack_i8(__m256i q0, __m256i q1, __m256i q2, __m256i q3)
+{
+    __m256i c = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    return _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* One 32-value Q8_0 block: q = rne(x * (127 / amax)); returns the f32 d and sum q. */
+AI float act32(const float *x, int8_t *qs, int32_t *sum)
+{
+    float amax = amax_vec(x, 4);
+    float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int v = 0; v < 4; v++)
+        q[v] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * v), vid));
+    _mm256_storeu_si256((__m256i *)qs, pack_i8(q[0], q[1], q[2], q[3]));
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 1));
+    *sum = _mm_cvtsi128_si32(t);
+    return d;
+}
+
+static void FN(act_q8_0)(const float *src, void *dst, size_t n)
+{
+    block_q8_0 *y = dst;
+    for (size_t i = 0; i < n / 32; i++) {
+        int32_t sum;
+        y[i].d = (uint16_t)_cvtss_sh(act32(src + 32 * i, y[i].qs, &sum), 0);
+    }
+}
+
+static void FN(act_q8_0x)(const float *src, void *dst, size_t n)
+{
+    act_q8_0x *y = dst;
+    for (size_t i = 0; i < n / 32; i++) {
+        int32_t sum;
+        y[i].d = _cvtsh_ss((uint16_t)_cvtss_sh(act32(src + 32 * i, y[i].qs, &sum), 0));
+        y[i].sum = sum;
+        y[i].neg8sum = -8 * sum;
+        y[i].neg128sum = -128 * sum;
+    }
+}
+
+/* One 256-value Q8_K block into qs and bsums; returns d (0 for an all-zero block). */
+AI float act256(const float *x, int8_t *qs, int16_t *bsums)
+{
+    float amax = amax_vec(x, 32);
+    if (amax == 0.0f) {
+        memset(qs, 0, QK_K);
+        memset(bsums, 0, 32);
+        return 0.0f;
+    }
+    /* the first element of largest magnitude gives the sign */
+    const __m256 sign = _mm256_set1_ps(-0.0f), va = _mm256_set1_ps(amax);
+    float max = amax;
+    for (int v = 0; v < 32; v++) {
+        __m256 ax = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * v));
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(ax, va, _CMP_EQ_OQ));
+        if (mask) {
+            max = x[8 * v + __builtin_ctz((unsigned)mask)];
+            break;
+        }
+    }
+    float iscale = -127.0f / max;
+    __m256 vs = _mm256_set1_ps(iscale);
+    const __m256i top = _mm256_set1_epi32(127), ones8 = _mm256_set1_epi8(1),
+                  ones16 = _mm256_set1_epi16(1);
+    for (int c = 0; c < 8; c++) {
+        __m256i q[4];
+        for (int v = 0; v < 4; v++)
+            q[v] = _mm256_min_epi32(
+                _mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(x + 32 * c + 8 * v))), top);
+        __m256i b = pack_i8(q[0], q[1], q[2], q[3]);
+        _mm256_storeu_si256((__m256i *)(qs + 32 * c), b);
+        /* groups 2c and 2c+1 are the two 128-bit halves */
+        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, b), ones16);
+        s = _mm256_hadd_epi32(s, s);
+        s = _mm256_hadd_epi32(s, s);
+        bsums[2 * c] = (int16_t)_mm256_extract_epi32(s, 0);
+        bsums[2 * c + 1] = (int16_t)_mm256_extract_epi32(s, 4);
+    }
+    return 1.0f / iscale;
+}
+
+static void FN(act_q8_k)(const float *src, void *dst, size_t n)
+{
+    block_q8_K *y = dst;
+    for (size_t i = 0; i < n / QK_K; i++) y[i].d = act256(src + QK_K * i, y[i].qs, y[i].bsums);
+}
+
+static void FN(act_q8_kx)(const float *src, void *dst, size_t n)
+{
+    act_q8_kx *y = dst;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        y[i].d = act256(src + QK_K * i, y[i].qs, y[i].bsums);
+        for (int s = 0; s < 8; s++)
+            y[i].psums[s] = (int16_t)(y[i].bsums[2 * s] + y[i].bsums[2 * s + 1]);
+        memset(y[i].pad, 0, sizeof y[i].pad);
+    }
+}
+
 /* ==== drivers: tiles over rows (outer) and activation rows (inner) ===================== */
 
 #define GEMM_(name, tile, RW1, RWN, RBN)                                                           \
@@ -969,6 +1088,17 @@ void FN(matmul_fill)(matmul_kernels *k)
     set_gemm(k, QTYPE_F32, FN(gemm_f32));
     set_gemm(k, QTYPE_F16, FN(gemm_f16));
     set_gemm(k, QTYPE_BF16, FN(gemm_bf16));
+    /* activation quantizers for every weight type that uses Q8_0 or Q8_K */
+    for (uint32_t t = 0; t < QTYPE_COUNT; t++) {
+        if (k->type[t].act_type == QTYPE_Q8_0 && k->type[t].gemm) {
+            k->type[t].quantize_act = FN(act_q8_0);
+            k->type[t].quantize_act_packed = FN(act_q8_0x);
+        }
+        if (k->type[t].act_type == QTYPE_Q8_K && k->type[t].gemm) {
+            k->type[t].quantize_act = FN(act_q8_k);
+            k->type[t].quantize_act_packed = FN(act_q8_kx);
+        }
+    }
     set_packed(k, QTYPE_Q4_0, FN(pgemm_q4_0));
     set_packed(k, QTYPE_Q8_0, FN(pgemm_q8_0));
     set_packed(k, QTYPE_Q4_K, FN(pgemm_q4_k));

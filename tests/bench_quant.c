@@ -3,6 +3,7 @@
  *   bench_quant [--isa auto|ref|avx2|avx512|avx512vnni|avx512bf16|all] [--types Q4_0,Q8_0,...]
  *               [--quick] [--pool MIB]
  *
+ * Types with a packed layout (matmul_pack) are measured packed and in the file layout.
  * Shapes are PERF.md's granite-1b FFN matrices (rows x cols = 5632 x 2048 and
  * 2048 x 5632). B = 1 (decode) cycles through enough copies of the matrix (>= 256 MiB)
  * that every weight byte comes from DRAM, and prints the GB/s of weights streamed and
@@ -25,7 +26,9 @@
 
 typedef struct bench_matrix {
     size_t rows, cols, bytes, copies;
-    uint8_t *pool; /* copies x bytes */
+    uint8_t *pool;         /* copies x bytes, file layout */
+    matmul_packed *packed; /* NULL, or `copies` packed views into ppool */
+    uint8_t *ppool;
 } bench_matrix;
 
 /* Seconds for `iters` multiplies over the pool copies inside one parallel region. */
@@ -36,13 +39,15 @@ static double time_run(const matmul_kernels *k, bench_matrix *m, uint32_t type, 
 #pragma omp parallel num_threads(threads)
     {
         for (int it = 0; it < iters; it++) {
+            size_t c = (size_t)it % m->copies;
             matmul_args mm = {.type = type,
-                              .w = m->pool + (size_t)(it % (int)m->copies) * m->bytes,
+                              .w = m->pool + c * m->bytes,
                               .rows = m->rows,
                               .cols = m->cols,
                               .x = x,
                               .batch = batch,
-                              .y = y};
+                              .y = y,
+                              .packed = m->packed ? &m->packed[c] : NULL};
             matmul_run_team(k, &mm, ws);
         }
 #pragma omp master
@@ -52,9 +57,8 @@ static double time_run(const matmul_kernels *k, bench_matrix *m, uint32_t type, 
 }
 
 /* Best of three runs of at least `min_s` seconds each; returns seconds per multiply. */
-static double best_per_call(const matmul_kernels *k, bench_matrix *m, uint32_t type,
-                            const float *x, size_t batch, float *y, matmul_ws *ws, int threads,
-                            double min_s)
+static double best_per_call(const matmul_kernels *k, bench_matrix *m, uint32_t type, const float *x,
+                            size_t batch, float *y, matmul_ws *ws, int threads, double min_s)
 {
     /* calibrate on one pass over the pool */
     int iters = (int)m->copies;
@@ -89,10 +93,41 @@ static int make_matrix(bench_matrix *m, uint32_t type, size_t rows, size_t cols,
     err e = ERR_INIT;
     size_t rb = qtype_row_bytes(type, cols);
 #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < rows; r++) quant_quantize_row(type, src + r * cols, m->pool + r * rb, cols, &e);
+    for (size_t r = 0; r < rows; r++)
+        quant_quantize_row(type, src + r * cols, m->pool + r * rb, cols, &e);
     for (size_t c = 1; c < m->copies; c++) memcpy(m->pool + c * m->bytes, m->pool, m->bytes);
     free(src);
     return 0;
+}
+
+/* Packed copies of the pool for kernels `k` (the layout is the same at every level). */
+static int pack_matrix(const matmul_kernels *k, bench_matrix *m, uint32_t type)
+{
+    err e = ERR_INIT;
+    matmul_packed one = MATMUL_PACKED_INIT;
+    if (matmul_pack(k, type, m->pool, m->rows, m->cols, 0, 2, &one, &e) < 0) return -1;
+    size_t pb = (one.bytes + 63) & ~(size_t)63;
+    m->ppool = aligned_alloc(64, pb * m->copies);
+    m->packed = calloc(m->copies, sizeof *m->packed);
+    if (!m->ppool || !m->packed) {
+        matmul_packed_release(&one);
+        return -1;
+    }
+    for (size_t c = 0; c < m->copies; c++) {
+        memcpy(m->ppool + c * pb, one.data, one.bytes);
+        m->packed[c] = one;
+        m->packed[c].data = m->ppool + c * pb; /* a view: freed with ppool */
+    }
+    matmul_packed_release(&one);
+    return 0;
+}
+
+static void unpack_matrix(bench_matrix *m)
+{
+    free(m->ppool);
+    free(m->packed);
+    m->ppool = NULL;
+    m->packed = NULL;
 }
 
 static const uint32_t default_types[] = {QTYPE_Q4_0, QTYPE_Q8_0, QTYPE_Q4_K,
@@ -146,7 +181,8 @@ int main(int argc, char **argv)
         } else if (strcmp(argv[i], "--pool") == 0 && i + 1 < argc) {
             pool_mib = atol(argv[++i]);
         } else {
-            fprintf(stderr, "usage: bench_quant [--isa NAME|all] [--types T,T] [--quick] [--pool MIB]\n");
+            fprintf(stderr,
+                    "usage: bench_quant [--isa NAME|all] [--types T,T] [--quick] [--pool MIB]\n");
             return 2;
         }
     }
@@ -163,9 +199,10 @@ int main(int argc, char **argv)
     }
     printf("machine: %d CPUs online; best ISA %s; shared and noisy: compare ratios within a run\n",
            omp_get_num_procs(), matmul_isa_name(matmul_isa_detect()));
-    printf("memory bandwidth (%zu MiB, best of 5): read %.1f GB/s (1 thread) %.1f GB/s (2 threads); "
-           "triad %.1f / %.1f GB/s\n\n",
-           bw[1].bytes >> 20, bw[1].read_gbs, bw[2].read_gbs, bw[1].triad_gbs, bw[2].triad_gbs);
+    printf(
+        "memory bandwidth (%zu MiB, best of 5): read %.1f GB/s (1 thread) %.1f GB/s (2 threads); "
+        "triad %.1f / %.1f GB/s\n\n",
+        bw[1].bytes >> 20, bw[1].read_gbs, bw[2].read_gbs, bw[1].triad_gbs, bw[2].triad_gbs);
 
     const size_t shapes[2][2] = {{5632, 2048}, {2048, 5632}};
     const size_t batches[2] = {16, 128};
@@ -181,8 +218,8 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < 128 * 5632; i++) x[i] = (float)rng_normal(&g);
 
-    printf("%-6s %-11s %-11s %-22s %-22s %-17s %-17s\n", "type", "isa", "rows x cols",
-           "B=1 1T GB/s (of bw)", "B=1 2T GB/s (of bw)", "B=16 GFLOP/s 1T/2T",
+    printf("%-6s %-11s %-6s %-11s %-22s %-22s %-17s %-17s\n", "type", "isa", "layout",
+           "rows x cols", "B=1 1T GB/s (of bw)", "B=1 2T GB/s (of bw)", "B=16 GFLOP/s 1T/2T",
            "B=128 GFLOP/s 1T/2T");
     for (int ti = 0; ti < ntypes; ti++) {
         uint32_t type = types[ti];
@@ -198,37 +235,54 @@ int main(int argc, char **argv)
                     fprintf(stderr, "bench_quant: %s\n", e.msg);
                     return 1;
                 }
-                matmul_args probe = {.type = type, .w = m.pool, .rows = m.rows, .cols = m.cols,
-                                     .x = x, .batch = 128, .y = y};
-                if (matmul_check(&k, &probe, &ws, &e) < 0) {
-                    fprintf(stderr, "bench_quant: %s\n", e.msg);
-                    return 1;
-                }
-                double gbs[3], gflops[2][3];
-                for (int t = 1; t <= 2; t++) {
-                    double s = best_per_call(&k, &m, type, x, 1, y, &ws, t, min_s);
-                    gbs[t] = (double)m.bytes / s / 1e9;
-                }
-                bench_matrix one = m;
-                one.copies = 1;
-                for (int bi = 0; bi < 2; bi++) {
-                    for (int t = 1; t <= 2; t++) {
-                        /* the references are slow: a single call is enough for them */
-                        double s = isa == MATMUL_ISA_REF
-                                       ? time_run(&k, &one, type, x, batches[bi], y, &ws, t, 1)
-                                       : best_per_call(&k, &one, type, x, batches[bi], y, &ws, t, min_s);
-                        gflops[bi][t] = 2.0 * (double)m.rows * (double)m.cols * (double)batches[bi] / s / 1e9;
+                for (int packed = matmul_can_pack(&k, type); packed >= 0; packed--) {
+                    if (packed && pack_matrix(&k, &m, type) < 0) {
+                        fprintf(stderr, "bench_quant: cannot pack %s\n", qtype_get(type)->name);
+                        return 1;
                     }
+                    matmul_args probe = {.type = type,
+                                         .w = m.pool,
+                                         .rows = m.rows,
+                                         .cols = m.cols,
+                                         .x = x,
+                                         .batch = 128,
+                                         .y = y,
+                                         .packed = m.packed};
+                    if (matmul_check(&k, &probe, &ws, &e) < 0) {
+                        fprintf(stderr, "bench_quant: %s\n", e.msg);
+                        return 1;
+                    }
+                    double gbs[3], gflops[2][3];
+                    for (int t = 1; t <= 2; t++) {
+                        double s = best_per_call(&k, &m, type, x, 1, y, &ws, t, min_s);
+                        gbs[t] = (double)m.bytes / s / 1e9;
+                    }
+                    bench_matrix one = m;
+                    one.copies = 1;
+                    for (int bi = 0; bi < 2; bi++) {
+                        for (int t = 1; t <= 2; t++) {
+                            /* the references are slow: a single call is enough for them */
+                            double s = isa == MATMUL_ISA_REF
+                                           ? time_run(&k, &one, type, x, batches[bi], y, &ws, t, 1)
+                                           : best_per_call(&k, &one, type, x, batches[bi], y, &ws,
+                                                           t, min_s);
+                            gflops[bi][t] = 2.0 * (double)m.rows * (double)m.cols *
+                                            (double)batches[bi] / s / 1e9;
+                        }
+                    }
+                    char shape[32], c1[32], c2[32], c3[32], c4[32];
+                    snprintf(shape, sizeof shape, "%zux%zu", m.rows, m.cols);
+                    snprintf(c1, sizeof c1, "%6.1f (%3.0f%%)", gbs[1],
+                             100 * gbs[1] / bw[1].read_gbs);
+                    snprintf(c2, sizeof c2, "%6.1f (%3.0f%%)", gbs[2],
+                             100 * gbs[2] / bw[2].read_gbs);
+                    snprintf(c3, sizeof c3, "%6.1f / %6.1f", gflops[0][1], gflops[0][2]);
+                    snprintf(c4, sizeof c4, "%6.1f / %6.1f", gflops[1][1], gflops[1][2]);
+                    printf("%-6s %-11s %-6s %-11s %-22s %-22s %-17s %-17s\n", qtype_get(type)->name,
+                           matmul_isa_name(isa), packed ? "packed" : "file", shape, c1, c2, c3, c4);
+                    fflush(stdout);
+                    unpack_matrix(&m);
                 }
-                char shape[32], c1[32], c2[32], c3[32], c4[32];
-                snprintf(shape, sizeof shape, "%zux%zu", m.rows, m.cols);
-                snprintf(c1, sizeof c1, "%6.1f (%3.0f%%)", gbs[1], 100 * gbs[1] / bw[1].read_gbs);
-                snprintf(c2, sizeof c2, "%6.1f (%3.0f%%)", gbs[2], 100 * gbs[2] / bw[2].read_gbs);
-                snprintf(c3, sizeof c3, "%6.1f / %6.1f", gflops[0][1], gflops[0][2]);
-                snprintf(c4, sizeof c4, "%6.1f / %6.1f", gflops[1][1], gflops[1][2]);
-                printf("%-6s %-11s %-11s %-22s %-22s %-17s %-17s\n", qtype_get(type)->name,
-                       matmul_isa_name(isa), shape, c1, c2, c3, c4);
-                fflush(stdout);
             }
             free(m.pool);
         }

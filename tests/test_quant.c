@@ -1081,6 +1081,65 @@ static void test_quant__matmul_packed(void)
     matmul_ws_release(&ws);
 }
 
+/* Every level's activation quantizers give the references' bytes: Gaussian rows, rows on
+ * a coarse grid (x * 127 / amax lands on exact .5 ties), zero blocks, +-max ties. */
+static void test_quant__act_variants(void)
+{
+    rng g;
+    rng_seed(&g, 4242);
+    const size_t n = 256 * 12;
+    float *x = malloc(n * 4);
+    uint8_t *want = malloc(n * 2), *got = malloc(n * 2);
+    err e = ERR_INIT;
+    matmul_kernels kref;
+    CHECK(matmul_kernels_init(&kref, MATMUL_ISA_REF, &e) == 0);
+    const uint32_t types[] = {QTYPE_Q4_0, QTYPE_Q6_K}; /* one per activation format */
+    for (int pattern = 0; pattern < 4; pattern++) {
+        for (size_t i = 0; i < n; i++) {
+            switch (pattern) {
+            case 0:
+                x[i] = (float)rng_normal(&g);
+                break;
+            case 1:
+                x[i] = (float)((int)(rng_next(&g) % 255) - 127) * 0.5f;
+                break; /* ties */
+            case 2:
+                x[i] = i % 256 < 128 ? 0.0f : (float)rng_normal(&g) * 1e-3f;
+                break;
+            default:
+                x[i] = (i % 7 == 0) ? ((i / 7) % 2 ? 3.0f : -3.0f) : (float)rng_uniform(&g);
+                break;
+            }
+        }
+        for (int isa = MATMUL_ISA_AVX2; isa <= matmul_isa_detect(); isa++) {
+            matmul_kernels k;
+            CHECK(matmul_kernels_init(&k, isa, &e) == 0);
+            for (size_t ti = 0; ti < ARRAY_LEN(types); ti++) {
+                uint32_t t = types[ti];
+                for (int packed = 0; packed < 2; packed++) {
+                    quant_quantize_fn fr =
+                        packed ? kref.type[t].quantize_act_packed : kref.type[t].quantize_act;
+                    quant_quantize_fn fk =
+                        packed ? k.type[t].quantize_act_packed : k.type[t].quantize_act;
+                    size_t bytes = packed ? (t == QTYPE_Q6_K ? n / 256 * 320 : n / 32 * 48)
+                                          : qtype_row_bytes(k.type[t].act_type, n);
+                    memset(want, 0xa5, n * 2);
+                    memset(got, 0x5a, n * 2);
+                    fr(x, want, n);
+                    fk(x, got, n);
+                    CHECK_MSG(memcmp(want, got, bytes) == 0,
+                              "%s act %s%s pattern %d differs from ref",
+                              qtype_get(k.type[t].act_type)->name, packed ? "packed " : "",
+                              matmul_isa_name(isa), pattern);
+                }
+            }
+        }
+    }
+    free(x);
+    free(want);
+    free(got);
+}
+
 /* Which levels fill the hot types: SIMD kernels exist for them at every level. */
 static void test_quant__dispatch(void)
 {
@@ -1332,6 +1391,7 @@ int main(void)
     RUN(test_quant__vec_dot_identities);
     RUN(test_quant__dispatch);
     RUN(test_quant__matmul_variants);
+    RUN(test_quant__act_variants);
     RUN(test_quant__matmul_packed);
     RUN(test_quant__matmul_team);
     RUN(test_quant__roundtrip);
