@@ -1030,6 +1030,40 @@ static void FN(act_q8_kx)(const float *src, void *dst, size_t n)
     }
 }
 
+/* F16 / BF16 activations: each value rounded to nearest even (quant_f32_to_f16 / _bf16). */
+static void FN(act_f16)(const float *src, void *dst, size_t n)
+{
+    uint16_t *y = dst;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = (uint16_t)_cvtss_sh(src[i], 0);
+}
+
+static void FN(act_bf16)(const float *src, void *dst, size_t n)
+{
+    uint16_t *y = dst;
+    size_t i = 0;
+    const __m256i abs = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff),
+                  quiet = _mm256_set1_epi32(0x40);
+    for (; i + 8 <= n; i += 8) {
+        __m256i u = _mm256_castps_si256(_mm256_loadu_ps(src + i));
+        /* (u + 0x7fff + ((u >> 16) & 1)) >> 16, or (u >> 16) | 0x40 for NaN */
+        __m256i r =
+            _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, bias),
+                                               _mm256_and_si256(_mm256_srli_epi32(u, 16), one)),
+                              16);
+        __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs), inf);
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(u, 16), quiet), nan);
+        /* 8 x u32 (each < 65536) -> 8 x u16 */
+        __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storeu_si128((__m128i *)(y + i), p);
+    }
+    for (; i < n; i++) y[i] = quant_f32_to_bf16(src[i]);
+}
+
 /* ==== drivers: tiles over rows (outer) and activation rows (inner) ===================== */
 
 #define GEMM_(name, tile, RW1, RWN, RBN)                                                           \
@@ -1099,6 +1133,8 @@ void FN(matmul_fill)(matmul_kernels *k)
             k->type[t].quantize_act_packed = FN(act_q8_kx);
         }
     }
+    k->type[QTYPE_F16].quantize_act = FN(act_f16);
+    k->type[QTYPE_BF16].quantize_act = FN(act_bf16);
     set_packed(k, QTYPE_Q4_0, FN(pgemm_q4_0));
     set_packed(k, QTYPE_Q8_0, FN(pgemm_q8_0));
     set_packed(k, QTYPE_Q4_K, FN(pgemm_q4_k));

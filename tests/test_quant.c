@@ -1093,8 +1093,8 @@ static void test_quant__act_variants(void)
     err e = ERR_INIT;
     matmul_kernels kref;
     CHECK(matmul_kernels_init(&kref, MATMUL_ISA_REF, &e) == 0);
-    const uint32_t types[] = {QTYPE_Q4_0, QTYPE_Q6_K}; /* one per activation format */
-    for (int pattern = 0; pattern < 4; pattern++) {
+    const uint32_t types[] = {QTYPE_Q4_0, QTYPE_Q6_K, QTYPE_F16, QTYPE_BF16}; /* one per format */
+    for (int pattern = 0; pattern < 6; pattern++) {
         for (size_t i = 0; i < n; i++) {
             switch (pattern) {
             case 0:
@@ -1116,7 +1116,9 @@ static void test_quant__act_variants(void)
             CHECK(matmul_kernels_init(&k, isa, &e) == 0);
             for (size_t ti = 0; ti < ARRAY_LEN(types); ti++) {
                 uint32_t t = types[ti];
-                for (int packed = 0; packed < 2; packed++) {
+                if (pattern == 5 && t != QTYPE_F16 && t != QTYPE_BF16) continue;
+                for (int packed = 0; packed < (t == QTYPE_F16 || t == QTYPE_BF16 ? 1 : 2);
+                     packed++) {
                     quant_quantize_fn fr =
                         packed ? kref.type[t].quantize_act_packed : kref.type[t].quantize_act;
                     quant_quantize_fn fk =
