@@ -1,20 +1,31 @@
-/* matmul_x86_tmpl.c: the x86 SIMD gemm kernels, built once per ISA level.
+/* matmul_x86_tmpl.c: the x86 SIMD kernels, built once per ISA level.
  *
  * backends/meson.build compiles this file four times, with the -m flags of a level
  * (avx2, avx512, avx512vnni, avx512bf16), MATMUL_SUFFIX naming it and MATMUL_LEVEL its
  * enum matmul_isa value; the compiler's own __AVX512F__ / __AVX512VNNI__ / __AVX512BF16__
- * macros pick the instructions below. Each build exports one matmul_fill_<suffix>.
+ * macros pick the instructions below. Each build exports one matmul_fill_<suffix>. In
+ * the order the data flows: file-layout tiles, packed-layout tiles, activation
+ * quantizers, drivers, the fill function.
  *
- * Every kernel is a tile: RW weight rows x RB activation rows, one f32 accumulator
- * vector per (row, activation) pair. A weight block is loaded and unpacked once per tile
- * and serves the RB activation rows; the activation block serves the RW weight rows.
- * Each pair runs the same instruction sequence whatever the tile shape, so results do
- * not depend on the batch size or on how rows are split across threads.
+ * File layout: a tile is RW weight rows x RB activation rows, one f32 accumulator vector
+ * per (row, activation) pair, summed horizontally at the end. A weight block is loaded
+ * and unpacked once per tile and serves the RB activation rows; the activation block
+ * serves the RW weight rows.
+ *
+ * Packed layout (matmul_impl.h): a tile is RG groups of 8 rows x RB activation rows; a
+ * 32-bit lane is one row, 4 activation bytes are broadcast, and the 8 row sums of a
+ * block land in one register, scaled and added in the references' order.
+ *
+ * Either way each (row, activation) pair runs the same instruction sequence whatever the
+ * tile shape, so results do not depend on the batch size or on how rows are split
+ * across threads.
  *
  * Integer dots: weights enter as unsigned bytes, activations as signed bytes (|a| <= 127
- * from our quantizers, |w| <= 128 after the sign trick), so vpmaddubsw never saturates;
+ * from our quantizers, |w| <= 128 after the sign trick), so vpmaddubsw never saturates
+ * (where its i16 pair sums are accumulated further, the comment says why they fit);
  * vpdpbusd (VNNI) and vpmaddubsw+vpmaddwd(1) give the same eight i32 lanes (lane i sums
- * bytes 4i..4i+3), hence the same f32 results.
+ * bytes 4i..4i+3), hence the same f32 results. No a*b+c here may become an FMA unless
+ * written as one (-ffp-contract=off).
  */
 #include <immintrin.h>
 #include <stdint.h>
