@@ -193,6 +193,28 @@ static void pack_q4_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, voi
         }
 }
 
+static void pack_q5_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, void *dst)
+{
+    blk_q5_kx8 *out = dst;
+    for (size_t i = 0; i < nblk; i++)
+        for (size_t j = 0; j < nrow; j++) {
+            const block_q5_K *b = (const block_q5_K *)(w + j * ws) + i;
+            uint8_t sc[8], m[8];
+            quant_unpack_scales_k4(b->scales, sc, m);
+            out[i].k4.d[j] = b->d;
+            out[i].k4.dmin[j] = b->dmin;
+            for (int s = 0; s < 8; s++) out[i].k4.sc[s][j] = sc[s];
+            for (int t = 0; t < 4; t++) {
+                out[i].k4.m[t][2 * j] = m[2 * t];
+                out[i].k4.m[t][2 * j + 1] = m[2 * t + 1];
+            }
+            for (int p = 0; p < 4; p++)
+                for (int c = 0; c < 8; c++)
+                    memcpy(out[i].k4.qs[p][c] + 4 * j, b->qs + 32 * p + 4 * c, 4);
+            for (int c = 0; c < 8; c++) memcpy(out[i].qh[c] + 4 * j, b->qh + 4 * c, 4);
+        }
+}
+
 static void pack_q6_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, void *dst)
 {
     blk_q6_kx8 *out = dst;
@@ -220,9 +242,8 @@ static const struct {
     pack_fn pack;
     size_t bytes;
 } packers[QTYPE_COUNT] = {
-    [QTYPE_Q4_0] = {pack_q4_0, sizeof(blk_q4_0x8)},
-    [QTYPE_Q8_0] = {pack_q8_0, sizeof(blk_q8_0x8)},
-    [QTYPE_Q4_K] = {pack_q4_k, sizeof(blk_q4_kx8)},
+    [QTYPE_Q4_0] = {pack_q4_0, sizeof(blk_q4_0x8)}, [QTYPE_Q8_0] = {pack_q8_0, sizeof(blk_q8_0x8)},
+    [QTYPE_Q4_K] = {pack_q4_k, sizeof(blk_q4_kx8)}, [QTYPE_Q5_K] = {pack_q5_k, sizeof(blk_q5_kx8)},
     [QTYPE_Q6_K] = {pack_q6_k, sizeof(blk_q6_kx8)},
 };
 

@@ -50,6 +50,14 @@ typedef struct blk_q4_kx8 {
 } blk_q4_kx8;
 static_assert(sizeof(blk_q4_kx8) == 8 * 148, "Q4_K x 8");
 
+/* Q5_K x 8: a Q4_K x 8 block, then qh[c]: row j's original qh[4c..4c+3] (bit s = bit 4
+ * of the value of sub-block s). */
+typedef struct blk_q5_kx8 {
+    blk_q4_kx8 k4;
+    uint8_t qh[8][32];
+} blk_q5_kx8;
+static_assert(sizeof(blk_q5_kx8) == 8 * 180, "Q5_K x 8");
+
 /* Q6_K x 8: sc[t] = (scales_2t, scales_2t+1) of each row (byte 2j, 2j+1); ql[h][q][c]:
  * row j's original ql[64h+32q+4c..+3] (low nibbles run q, high run q+2 of half h);
  * qh[h][c]: row j's qh[32h+4c..+3] (bit pair k = run k). */

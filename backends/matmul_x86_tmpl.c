@@ -661,11 +661,21 @@ AI void ptile_q8_0(const int RG, const int RB, size_t n, const uint8_t *w, size_
             store_rows(y + b * ys + 8 * g, acc[g][b], group_rows(rows_left, g));
 }
 
-/* ---- Q4_K x 8 ---- */
+/* ---- Q4_K x 8 and Q5_K x 8 ---- */
 
-AI void ptile_q4_k(const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
+/* Bit `bit` of each byte of v moved to bit 4, everything else cleared (Q5_K's fifth bit). */
+AI __m256i bit_to_16(__m256i v, int bit)
+{
+    __m256i t = bit <= 4 ? _mm256_slli_epi16(v, 4 - bit) : _mm256_srli_epi16(v, bit - 4);
+    return _mm256_and_si256(t, _mm256_set1_epi8(0x10));
+}
+
+AI void ptile_qk45(const int Q5, const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
                    const uint8_t *a, size_t as, float *y, size_t ys, size_t rows_left)
 {
+    /* Q5_K x 8 is a Q4_K x 8 block followed by the fifth bits */
+    const size_t bs = Q5 ? sizeof(blk_q5_kx8) : sizeof(blk_q4_kx8);
+
     const __m256i m4 = _mm256_set1_epi8(0x0f);
     __m256 acc[MAXG][MAXRB];
     for (int g = 0; g < RG; g++)
@@ -674,7 +684,11 @@ AI void ptile_q4_k(const int RG, const int RB, size_t n, const uint8_t *w, size_
         const blk_q4_kx8 *bw[MAXG];
         const act_q8_kx *ba[MAXRB];
         __m256i isum[MAXG][MAXRB], msum[MAXG][MAXRB];
-        for (int g = 0; g < RG; g++) bw[g] = (const blk_q4_kx8 *)(w + g * gs) + i;
+        const uint8_t *qh[MAXG];
+        for (int g = 0; g < RG; g++) {
+            bw[g] = (const blk_q4_kx8 *)(w + g * gs + i * bs);
+            qh[g] = (const uint8_t *)bw[g] + sizeof(blk_q4_kx8);
+        }
         for (int b = 0; b < RB; b++) ba[b] = (const act_q8_kx *)(a + b * as) + i;
         /* mins: per row sum_s m_s (sum of q_a over sub-block s), two sub-blocks per madd */
         for (int g = 0; g < RG; g++)
@@ -702,6 +716,11 @@ AI void ptile_q4_k(const int RG, const int RB, size_t n, const uint8_t *w, size_
                     __m256i v = _mm256_loadu_si256((const __m256i *)bw[g]->qs[p][c]);
                     lo[g] = _mm256_and_si256(v, m4);
                     hi[g] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                    if (Q5) {
+                        __m256i hb = _mm256_loadu_si256((const __m256i *)(qh[g] + 32 * c));
+                        lo[g] = _mm256_or_si256(lo[g], bit_to_16(hb, 2 * p));
+                        hi[g] = _mm256_or_si256(hi[g], bit_to_16(hb, 2 * p + 1));
+                    }
                 }
                 for (int b = 0; b < RB; b++) {
                     __m256i al = bcast4(ba[b]->qs + 64 * p + 4 * c);
@@ -723,35 +742,48 @@ AI void ptile_q4_k(const int RG, const int RB, size_t n, const uint8_t *w, size_
                                                      _mm256_mullo_epi32(shi[g][b], sh)));
             }
 #else
-            /* pair sums <= 2*15*127, eight chunks fit in i16; vpmaddwd applies the scale */
-            __m256i slo[MAXG][MAXRB], shi[MAXG][MAXRB];
-            for (int g = 0; g < RG; g++)
-                for (int b = 0; b < RB; b++) slo[g][b] = shi[g][b] = _mm256_setzero_si256();
-            for (int c = 0; c < 8; c++) {
-                __m256i lo[MAXG], hi[MAXG];
-                for (int g = 0; g < RG; g++) {
-                    __m256i v = _mm256_loadu_si256((const __m256i *)bw[g]->qs[p][c]);
-                    lo[g] = _mm256_and_si256(v, m4);
-                    hi[g] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
-                }
-                for (int b = 0; b < RB; b++) {
-                    __m256i al = bcast4(ba[b]->qs + 64 * p + 4 * c);
-                    __m256i ah = bcast4(ba[b]->qs + 64 * p + 32 + 4 * c);
-                    for (int g = 0; g < RG; g++) {
-                        slo[g][b] = _mm256_add_epi16(slo[g][b], _mm256_maddubs_epi16(lo[g], al));
-                        shi[g][b] = _mm256_add_epi16(shi[g][b], _mm256_maddubs_epi16(hi[g], ah));
-                    }
-                }
-            }
+            /* vpmaddubsw pair sums are <= 2*15*127 (eight chunks fit in i16) or 2*31*127 for
+             * Q5_K (four): accumulate `win` chunks, then vpmaddwd applies the scale */
+            const int win = Q5 ? 4 : 8;
+            __m256i sl[MAXG], sh[MAXG];
             for (int g = 0; g < RG; g++) {
                 __m128i l8 = _mm_loadl_epi64((const __m128i *)bw[g]->sc[2 * p]);
                 __m128i h8 = _mm_loadl_epi64((const __m128i *)bw[g]->sc[2 * p + 1]);
-                __m256i sl = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(l8, l8));
-                __m256i sh = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(h8, h8));
-                for (int b = 0; b < RB; b++)
-                    isum[g][b] = _mm256_add_epi32(
-                        isum[g][b], _mm256_add_epi32(_mm256_madd_epi16(slo[g][b], sl),
-                                                     _mm256_madd_epi16(shi[g][b], sh)));
+                sl[g] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(l8, l8));
+                sh[g] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(h8, h8));
+            }
+            for (int c0 = 0; c0 < 8; c0 += win) {
+                __m256i slo[MAXG][MAXRB], shi[MAXG][MAXRB];
+                for (int g = 0; g < RG; g++)
+                    for (int b = 0; b < RB; b++) slo[g][b] = shi[g][b] = _mm256_setzero_si256();
+                for (int c = c0; c < c0 + win; c++) {
+                    __m256i lo[MAXG], hi[MAXG];
+                    for (int g = 0; g < RG; g++) {
+                        __m256i v = _mm256_loadu_si256((const __m256i *)bw[g]->qs[p][c]);
+                        lo[g] = _mm256_and_si256(v, m4);
+                        hi[g] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                        if (Q5) {
+                            __m256i hb = _mm256_loadu_si256((const __m256i *)(qh[g] + 32 * c));
+                            lo[g] = _mm256_or_si256(lo[g], bit_to_16(hb, 2 * p));
+                            hi[g] = _mm256_or_si256(hi[g], bit_to_16(hb, 2 * p + 1));
+                        }
+                    }
+                    for (int b = 0; b < RB; b++) {
+                        __m256i al = bcast4(ba[b]->qs + 64 * p + 4 * c);
+                        __m256i ah = bcast4(ba[b]->qs + 64 * p + 32 + 4 * c);
+                        for (int g = 0; g < RG; g++) {
+                            slo[g][b] =
+                                _mm256_add_epi16(slo[g][b], _mm256_maddubs_epi16(lo[g], al));
+                            shi[g][b] =
+                                _mm256_add_epi16(shi[g][b], _mm256_maddubs_epi16(hi[g], ah));
+                        }
+                    }
+                }
+                for (int g = 0; g < RG; g++)
+                    for (int b = 0; b < RB; b++)
+                        isum[g][b] = _mm256_add_epi32(
+                            isum[g][b], _mm256_add_epi32(_mm256_madd_epi16(slo[g][b], sl[g]),
+                                                         _mm256_madd_epi16(shi[g][b], sh[g])));
             }
 #endif
         }
@@ -770,6 +802,18 @@ AI void ptile_q4_k(const int RG, const int RB, size_t n, const uint8_t *w, size_
     for (int g = 0; g < RG; g++)
         for (int b = 0; b < RB; b++)
             store_rows(y + b * ys + 8 * g, acc[g][b], group_rows(rows_left, g));
+}
+
+AI void ptile_q4_k(const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
+                   const uint8_t *a, size_t as, float *y, size_t ys, size_t rows_left)
+{
+    ptile_qk45(0, RG, RB, n, w, gs, a, as, y, ys, rows_left);
+}
+
+AI void ptile_q5_k(const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
+                   const uint8_t *a, size_t as, float *y, size_t ys, size_t rows_left)
+{
+    ptile_qk45(1, RG, RB, n, w, gs, a, as, y, ys, rows_left);
 }
 
 /* ---- Q6_K x 8 ---- */
@@ -920,6 +964,7 @@ AI void ptile_q6_k(const int RG, const int RB, size_t n, const uint8_t *w, size_
 PGEMM(pgemm_q4_0, ptile_q4_0, P_Q4_0)
 PGEMM(pgemm_q8_0, ptile_q8_0, P_Q8_0)
 PGEMM(pgemm_q4_k, ptile_q4_k, P_Q4_K)
+PGEMM(pgemm_q5_k, ptile_q5_k, P_Q4_K)
 PGEMM(pgemm_q6_k, ptile_q6_k, P_Q6_K)
 
 /* ==== activation quantizers (bit for bit the references of quant.h / matmul.c) ========= */
@@ -1149,5 +1194,6 @@ void FN(matmul_fill)(matmul_kernels *k)
     set_packed(k, QTYPE_Q4_0, FN(pgemm_q4_0));
     set_packed(k, QTYPE_Q8_0, FN(pgemm_q8_0));
     set_packed(k, QTYPE_Q4_K, FN(pgemm_q4_k));
+    set_packed(k, QTYPE_Q5_K, FN(pgemm_q5_k));
     set_packed(k, QTYPE_Q6_K, FN(pgemm_q6_k));
 }

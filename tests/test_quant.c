@@ -709,8 +709,8 @@ static void test_quant__fixtures(void)
                 CHECK(quant_quantize_row(rows[i].type, src, mine, nv, &e) == 0);
                 quant_dequantize_row(rows[i].type, mine, mine_deq, nv, NULL);
                 double e_ggml = rmse(src, deq, nv), e_mine = rmse(src, mine_deq, nv);
-                CHECK_MSG(e_mine <= e_ggml, "%s: rmse %.6g vs ggml %.6g", rows[i].file,
-                          e_mine, e_ggml);
+                CHECK_MSG(e_mine <= e_ggml, "%s: rmse %.6g vs ggml %.6g", rows[i].file, e_mine,
+                          e_ggml);
                 if (getenv("TEST_VERBOSE"))
                     fprintf(stderr, "  %s: rmse ours %.6g, llama-quantize %.6g\n", rows[i].file,
                             e_mine, e_ggml);
@@ -974,7 +974,7 @@ static void test_quant__matmul_packed(void)
     rng g;
     rng_seed(&g, 777);
     const int best = matmul_isa_detect();
-    const uint32_t types[] = {QTYPE_Q4_0, QTYPE_Q8_0, QTYPE_Q4_K, QTYPE_Q6_K};
+    const uint32_t types[] = {QTYPE_Q4_0, QTYPE_Q8_0, QTYPE_Q4_K, QTYPE_Q5_K, QTYPE_Q6_K};
     const size_t batches[] = {1, 2, 3, 7, 16, 64};
     const size_t row_counts[] = {1, 8, 13, 37, 64};
     err e = ERR_INIT;
@@ -1078,6 +1078,9 @@ static void test_quant__matmul_packed(void)
     }
     CHECK_INT(matmul_packed_bytes(QTYPE_F16, 8, 32), 0);
     CHECK_INT(matmul_packed_bytes(QTYPE_Q4_K, 9, 256), 2 * 8 * 148);
+    CHECK_INT(matmul_packed_bytes(QTYPE_Q5_K, 16, 512), 2 * 2 * 8 * 180);
+    CHECK_INT(matmul_packed_bytes(QTYPE_Q4_0, 1, 64), 2 * 8 * 18);
+    CHECK_INT(matmul_packed_bytes(QTYPE_Q4_0, 1, 33), 0);
     matmul_ws_release(&ws);
 }
 
