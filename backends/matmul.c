@@ -366,6 +366,7 @@ int matmul_ws_init(matmul_ws *ws, size_t max_cols, size_t max_batch, err *e)
         return err_set(e, ERR_NOMEM, "matmul: cannot allocate %zu bytes of scratch", n);
     }
     ws->size = n;
+    ws->next = 0;
     return 0;
 }
 
@@ -425,9 +426,10 @@ int matmul_check(const matmul_kernels *k, const matmul_args *mm, const matmul_ws
     uintptr_t x0 = (uintptr_t)mm->x, x1 = x0 + ((mm->batch - 1) * xs + mm->cols) * sizeof(float);
     uintptr_t y0 = (uintptr_t)mm->y, y1 = y0 + ((mm->batch - 1) * ys + mm->rows) * sizeof(float);
     if (x0 < y1 && y0 < x1) return err_set(e, ERR_INVALID, "matmul: x and y overlap");
+    if (!ws) return err_set(e, ERR_INVALID, "matmul: no workspace");
     if (k->type[mm->type].quantize_act) {
         size_t need = matmul_ws_bytes(mm->cols, mm->batch);
-        if (!ws || !ws->data || ws->size < need)
+        if (!ws->data || ws->size < need)
             return err_set(
                 e, ERR_LIMIT,
                 "matmul: scratch of %zu bytes is smaller than the %zu needed for %zu x %zu",
@@ -477,23 +479,26 @@ void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *
             u += c1 - c0;
         }
         act = ws->data;
-#pragma omp barrier
     }
+    if (ith == 0) ws->next = 0;
+#pragma omp barrier
 
-    /* 2. this thread's rows: contiguous, in multiples of 16 */
-    size_t chunks = (rows + 15) / 16;
-    size_t r0 = 16 * (chunks * (size_t)ith / (size_t)nth);
-    size_t r1 = 16 * (chunks * (size_t)(ith + 1) / (size_t)nth);
-    if (r1 > rows) r1 = rows;
-    if (r0 < r1) {
-        size_t nbc = batch_chunk(as, batch);
-        for (size_t b0 = 0; b0 < batch; b0 += nbc) {
-            size_t nb = batch - b0 < nbc ? batch - b0 : nbc;
-            /* packed: r0 is a multiple of 16, so a whole number of groups of 8 rows */
-            const uint8_t *wr = packed ? w + r0 / 8 * wst : w + r0 * wst;
-            gemm(cols, wr, wst, r1 - r0, (const uint8_t *)act + b0 * as, as, nb,
-                 mm->y + b0 * ys + r0, ys);
-        }
+    /* 2. (batch chunk, row chunk) units handed out in order from a shared counter: row
+     * chunks are multiples of 16 rows, about 8 per thread, so a thread the shared machine
+     * preempts does not hold the others up; a row's result does not depend on which
+     * thread computes it */
+    size_t nbc = batch_chunk(as, batch), nbchunks = (batch + nbc - 1) / nbc;
+    size_t rc = (rows / (8 * (size_t)nth) + 15) & ~(size_t)15;
+    if (rc < 16) rc = 16;
+    size_t nrc = (rows + rc - 1) / rc, units = nrc * nbchunks;
+    for (;;) {
+        size_t u = __atomic_fetch_add(&ws->next, 1, __ATOMIC_RELAXED);
+        if (u >= units) break;
+        size_t b0 = u / nrc * nbc, r0 = u % nrc * rc;
+        size_t nb = batch - b0 < nbc ? batch - b0 : nbc, nr = rows - r0 < rc ? rows - r0 : rc;
+        /* packed: r0 is a multiple of 16, so a whole number of groups of 8 rows */
+        const uint8_t *wr = packed ? w + r0 / 8 * wst : w + r0 * wst;
+        gemm(cols, wr, wst, nr, (const uint8_t *)act + b0 * as, as, nb, mm->y + b0 * ys + r0, ys);
     }
 #pragma omp barrier
 }

@@ -8,8 +8,10 @@
  * As ggml's CPU backend does it: every row of x is first converted once to the weight
  * type's activation format (Q8_0 / Q8_1 / Q8_K blocks, F16, BF16; quant.h), then each
  * output is an integer dot product per block scaled by the two block scales. Output rows
- * are split across OpenMP threads (static, contiguous, multiples of 16 rows); inside a
- * thread a tile of weight rows is loaded once per block and serves several rows of x.
+ * are split across OpenMP threads in chunks of 16-row multiples, about 8 per thread, taken
+ * in order from a shared counter (a thread preempted on a shared machine does not hold up
+ * the others); inside a thread a tile of weight rows is loaded once per block and serves
+ * several rows of x.
  *
  * Two weight layouts. The file layout works for every type (SIMD kernels for Q8_0, Q4_0,
  * Q4_K, Q6_K, F32, F16, BF16; the scalar references for the rest). The packed layout
@@ -102,15 +104,18 @@ typedef struct matmul_kernels {
  * CPU supports, ERR_INVALID when it is no level at all. */
 int matmul_kernels_init(matmul_kernels *k, int isa, err *e);
 
-/* Scratch for the converted activations: `size` bytes, 64-aligned, owned by the struct. */
+/* Scratch for the converted activations: `size` bytes, 64-aligned, owned by the struct;
+ * it also carries the multiply's work counter, so every multiply needs one (for F32
+ * weights, which use x as it is, an unallocated MATMUL_WS_INIT will do). */
 typedef struct matmul_ws {
     void *data;
     size_t size;
+    size_t next; /* internal: the next unit of work of the multiply in progress */
 } matmul_ws;
 
 #define MATMUL_WS_INIT                                                                             \
     {                                                                                              \
-        NULL, 0                                                                                    \
+        NULL, 0, 0                                                                                 \
     }
 
 /* Bytes of scratch a multiply with these dimensions needs, for any weight type. */
