@@ -1291,6 +1291,7 @@ static void test_quant__bad_args(void)
     matmul_args ok = {
         .type = QTYPE_Q8_0, .w = w, .rows = 2, .cols = 64, .x = x, .batch = 1, .y = y};
     CHECK(matmul_check(&k, &ok, &ws, &e) == ERR_LIMIT); /* no scratch */
+    CHECK(matmul_check(&k, &ok, NULL, &e) == ERR_INVALID);
     CHECK(matmul_ws_init(&ws, 64, 1, &e) == 0);
     CHECK(matmul_check(&k, &ok, &ws, &e) == 0);
     matmul_args m = ok;
