@@ -201,16 +201,16 @@ static void pack_q5_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, voi
             const block_q5_K *b = (const block_q5_K *)(w + j * ws) + i;
             uint8_t sc[8], m[8];
             quant_unpack_scales_k4(b->scales, sc, m);
-            out[i].k4.d[j] = b->d;
-            out[i].k4.dmin[j] = b->dmin;
-            for (int s = 0; s < 8; s++) out[i].k4.sc[s][j] = sc[s];
+            out[i].d[j] = b->d;
+            out[i].dmin[j] = b->dmin;
+            for (int s = 0; s < 8; s++) out[i].sc[s][j] = sc[s];
             for (int t = 0; t < 4; t++) {
-                out[i].k4.m[t][2 * j] = m[2 * t];
-                out[i].k4.m[t][2 * j + 1] = m[2 * t + 1];
+                out[i].m[t][2 * j] = m[2 * t];
+                out[i].m[t][2 * j + 1] = m[2 * t + 1];
             }
             for (int p = 0; p < 4; p++)
                 for (int c = 0; c < 8; c++)
-                    memcpy(out[i].k4.qs[p][c] + 4 * j, b->qs + 32 * p + 4 * c, 4);
+                    memcpy(out[i].qs[p][c] + 4 * j, b->qs + 32 * p + 4 * c, 4);
             for (int c = 0; c < 8; c++) memcpy(out[i].qh[c] + 4 * j, b->qh + 4 * c, 4);
         }
 }
@@ -229,8 +229,8 @@ static void pack_q6_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, voi
             for (int h = 0; h < 2; h++)
                 for (int c = 0; c < 8; c++) {
                     for (int q = 0; q < 2; q++)
-                        memcpy(out[i].ql[h][q][c] + 4 * j, b->ql + 64 * h + 32 * q + 4 * c, 4);
-                    memcpy(out[i].qh[h][c] + 4 * j, b->qh + 32 * h + 4 * c, 4);
+                        memcpy(out[i].q[h][c][q] + 4 * j, b->ql + 64 * h + 32 * q + 4 * c, 4);
+                    memcpy(out[i].q[h][c][2] + 4 * j, b->qh + 32 * h + 4 * c, 4);
                 }
         }
 }
