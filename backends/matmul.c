@@ -447,7 +447,10 @@ static size_t batch_chunk(size_t act_stride, size_t batch)
     return nb < batch ? nb : batch;
 }
 
-void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws)
+/* Thread `ith` of `nth`'s part of a multiply; with nth > 1 every thread of the current
+ * OpenMP team must call it (it waits at two barriers). */
+static void run_part(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws, int ith,
+                     int nth)
 {
     if (mm->rows == 0 || mm->batch == 0) return;
     const matmul_type_kernels *tk = &k->type[mm->type];
@@ -459,7 +462,6 @@ void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *
     const uint8_t *w = packed ? mm->packed->data : mm->w;
     const quant_quantize_fn quantize = packed ? tk->quantize_act_packed : tk->quantize_act;
     const matmul_gemm_fn gemm = packed ? tk->gemm_packed : tk->gemm;
-    const int ith = omp_get_thread_num(), nth = omp_get_num_threads();
 
     /* 1. x -> activation format, (batch, act_stride) in the scratch; the work is split
      * into activation blocks so one long row still uses every thread */
@@ -481,7 +483,9 @@ void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *
         act = ws->data;
     }
     if (ith == 0) ws->next = 0;
+    if (nth > 1) {
 #pragma omp barrier
+    }
 
     /* 2. (batch chunk, row chunk) units handed out in order from a shared counter: row
      * chunks are multiples of 16 rows, about 8 per thread, so a thread the shared machine
@@ -500,7 +504,14 @@ void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *
         const uint8_t *wr = packed ? w + r0 / 8 * wst : w + r0 * wst;
         gemm(cols, wr, wst, nr, (const uint8_t *)act + b0 * as, as, nb, mm->y + b0 * ys + r0, ys);
     }
+    if (nth > 1) {
 #pragma omp barrier
+    }
+}
+
+void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws)
+{
+    run_part(k, mm, ws, omp_get_thread_num(), omp_get_num_threads());
 }
 
 int matmul_run(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws, int n_threads, err *e)
@@ -508,7 +519,8 @@ int matmul_run(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws, in
     int rc = matmul_check(k, mm, ws, e);
     if (rc < 0) return rc;
     if (n_threads <= 1) {
-        matmul_run_team(k, mm, ws);
+        /* alone, whatever team the caller is in */
+        run_part(k, mm, ws, 0, 1);
         return 0;
     }
 #pragma omp parallel num_threads(n_threads)

@@ -1212,6 +1212,21 @@ static void test_quant__matmul_team(void)
     }
     CHECK(memcmp(y, yr, batch * rows * 4) == 0);
     CHECK(memcmp(y2, yr, batch * rows * 4) == 0);
+    /* matmul_run with one thread from inside a team: each thread alone, its own scratch */
+    int bad = 0;
+#pragma omp parallel num_threads(2) reduction(+ : bad)
+    {
+        matmul_ws mine = MATMUL_WS_INIT;
+        float *ym = malloc(batch * rows * 4);
+        matmul_args m3 = mm;
+        m3.y = ym;
+        if (matmul_ws_init(&mine, cols, batch, NULL) < 0 ||
+            matmul_run(&k, &m3, &mine, 1, NULL) < 0 || memcmp(ym, yr, batch * rows * 4) != 0)
+            bad++;
+        free(ym);
+        matmul_ws_release(&mine);
+    }
+    CHECK_INT(bad, 0);
     matmul_ws_release(&ws);
     matmul_ws_release(&ws); /* twice is safe */
     free(w);
