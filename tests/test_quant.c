@@ -1376,10 +1376,20 @@ static void test_quant__garbage_blocks(void)
             matmul_args mm = {
                 .type = type, .w = w, .rows = rows, .cols = cols, .x = x, .batch = 2, .y = y};
             CHECK(matmul_run(&k, &mm, &ws, 2, &e) == 0);
+            matmul_packed pk = MATMUL_PACKED_INIT;
+            if (matmul_can_pack(&k, type)) {
+                CHECK(matmul_pack(&k, type, w, rows, cols, 0, 2, &pk, &e) == 0);
+                mm.packed = &pk;
+                CHECK(matmul_run(&k, &mm, &ws, 2, &e) == 0);
+                matmul_packed_release(&pk);
+            }
+            /* this level's activation quantizers on garbage */
+            uint8_t *scratch = malloc(cols * 2);
+            if (k.type[type].quantize_act) k.type[type].quantize_act(x, scratch, cols);
+            if (k.type[type].quantize_act_packed)
+                k.type[type].quantize_act_packed(x, scratch, cols);
+            free(scratch);
         }
-        /* every activation quantizer on garbage */
-        const quant_traits *t = quant_traits_get(quant_traits_get(type)->act_type);
-        t->quantize_act(x, w, cols);
     }
     matmul_ws_release(&ws);
     free(w);
