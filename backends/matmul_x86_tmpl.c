@@ -1003,8 +1003,14 @@ AI float act32(const float *x, int8_t *qs, int32_t *sum)
     float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
     __m256 vid = _mm256_set1_ps(id);
     __m256i q[4];
+    /* |x id| <= 127 for finite x; the clamp only keeps NaN / Inf inputs (INT_MIN from
+     * vcvtps2dq) from overflowing the sum */
+    const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127);
     for (int v = 0; v < 4; v++)
-        q[v] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * v), vid));
+        q[v] = _mm256_min_epi32(
+            _mm256_max_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * v), vid)),
+                             lo),
+            hi);
     _mm256_storeu_si256((__m256i *)qs, pack_i8(q[0], q[1], q[2], q[3]));
     __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
     __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
