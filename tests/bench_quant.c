@@ -1,7 +1,7 @@
 /* bench_quant.c: matmul throughput per weight type next to the measured memory bandwidth.
  *
  *   bench_quant [--isa auto|ref|avx2|avx512|avx512vnni|avx512bf16|all] [--types Q4_0,Q8_0,...]
- *               [--quick] [--pool MIB]
+ *               [--quick] [--pool MIB] [--compute]
  *
  * Types with a packed layout (matmul_pack) are measured packed and in the file layout.
  * Shapes are PERF.md's granite-1b FFN matrices (rows x cols = 5632 x 2048 and
@@ -139,6 +139,89 @@ static void unpack_matrix(bench_matrix *m)
     m->packed = NULL;
 }
 
+/* --compute: gemm only, weights in L2, best of many short runs, one thread. */
+static int run_compute(const uint32_t *types, int ntypes, int isa_lo, int isa_hi)
+{
+    const size_t rows = 64, cols = 2048, bmax = 16;
+    const size_t batches[3] = {1, 4, 16};
+    err e = ERR_INIT;
+    rng g;
+    rng_seed(&g, 7);
+    float *x = malloc(bmax * cols * 4), *y = malloc(bmax * rows * 4),
+          *src = malloc(rows * cols * 4);
+    matmul_ws ws = MATMUL_WS_INIT;
+    if (!x || !y || !src || matmul_ws_init(&ws, cols, bmax, &e) < 0) return 1;
+    for (size_t i = 0; i < bmax * cols; i++) x[i] = (float)rng_normal(&g);
+    for (size_t i = 0; i < rows * cols; i++) src[i] = (float)(0.02 * rng_normal(&g));
+    printf("single-thread compute ceiling: %zu x %zu weights in L2, gemm only, best of 300\n", rows,
+           cols);
+    printf("%-6s %-11s %-6s %-24s %-24s %-24s\n", "type", "isa", "layout", "B=1 GB/s  GFLOP/s",
+           "B=4 GB/s  GFLOP/s", "B=16 GB/s  GFLOP/s");
+    for (int ti = 0; ti < ntypes; ti++) {
+        uint32_t t = types[ti];
+        size_t rb = qtype_row_bytes(t, cols);
+        uint8_t *w = aligned_alloc(64, (rows * rb + 63) & ~(size_t)63);
+        if (!w) return 1;
+        for (size_t r = 0; r < rows; r++)
+            if (quant_quantize_row(t, src + r * cols, w + r * rb, cols, &e) < 0) {
+                fprintf(stderr, "bench_quant: %s\n", e.msg);
+                return 1;
+            }
+        for (int isa = isa_lo; isa <= isa_hi; isa++) {
+            matmul_kernels k;
+            if (matmul_kernels_init(&k, isa, &e) < 0) return 1;
+            for (int packed = matmul_can_pack(&k, t); packed >= 0; packed--) {
+                matmul_packed pk = MATMUL_PACKED_INIT;
+                if (packed && matmul_pack(&k, t, w, rows, cols, 0, 1, &pk, &e) < 0) return 1;
+                printf("%-6s %-11s %-6s", qtype_get(t)->name, matmul_isa_name(isa),
+                       packed ? "packed" : "file");
+                for (int bi = 0; bi < 3; bi++) {
+                    size_t nb = batches[bi];
+                    /* one real multiply converts x into the scratch; then time the gemm alone */
+                    matmul_args mm = {.type = t,
+                                      .w = w,
+                                      .rows = rows,
+                                      .cols = cols,
+                                      .x = x,
+                                      .batch = nb,
+                                      .y = y,
+                                      .packed = packed ? &pk : NULL};
+                    if (matmul_run(&k, &mm, &ws, 1, &e) < 0) return 1;
+                    int conv = packed ? k.type[t].quantize_act_packed != NULL
+                                      : k.type[t].quantize_act != NULL;
+                    const void *act = conv ? ws.data : (const void *)x;
+                    size_t as = conv ? ws.size / bmax : cols * sizeof(float);
+                    matmul_gemm_fn fn = packed ? k.type[t].gemm_packed : k.type[t].gemm;
+                    const void *wp = packed ? pk.data : (const void *)w;
+                    size_t wst = packed ? pk.group_bytes : rb;
+                    int inner = isa == MATMUL_ISA_REF ? 1 : nb == 1 ? 20 : 4;
+                    int trials = isa == MATMUL_ISA_REF ? 3 : 300;
+                    double best = 1e30;
+                    for (int trial = 0; trial < trials; trial++) {
+                        double t0 = time_now_s();
+                        for (int it = 0; it < inner; it++)
+                            fn(cols, wp, wst, rows, act, as, nb, y, rows);
+                        double dt = (time_now_s() - t0) / inner;
+                        if (dt < best) best = dt;
+                    }
+                    char cell[40];
+                    snprintf(cell, sizeof cell, "%7.1f %8.1f", (double)(rows * rb) / best / 1e9,
+                             2.0 * (double)rows * (double)cols * (double)nb / best / 1e9);
+                    printf("  %-22s", cell);
+                }
+                printf("\n");
+                matmul_packed_release(&pk);
+            }
+        }
+        free(w);
+    }
+    matmul_ws_release(&ws);
+    free(x);
+    free(y);
+    free(src);
+    return 0;
+}
+
 static const uint32_t default_types[] = {QTYPE_Q4_0, QTYPE_Q8_0, QTYPE_Q4_K,
                                          QTYPE_Q6_K, QTYPE_F16,  QTYPE_BF16};
 
@@ -164,7 +247,7 @@ static int parse_types(const char *list, uint32_t *out, int cap)
 
 int main(int argc, char **argv)
 {
-    int isa_lo = MATMUL_ISA_AUTO, isa_hi = MATMUL_ISA_AUTO, quick = 0;
+    int isa_lo = MATMUL_ISA_AUTO, isa_hi = MATMUL_ISA_AUTO, quick = 0, compute = 0;
     long pool_mib = -1;
     uint32_t types[32];
     int ntypes = (int)ARRAY_LEN(default_types);
@@ -189,13 +272,16 @@ int main(int argc, char **argv)
             quick = 1;
         } else if (strcmp(argv[i], "--pool") == 0 && i + 1 < argc) {
             pool_mib = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--compute") == 0) {
+            compute = 1;
         } else {
-            fprintf(stderr,
-                    "usage: bench_quant [--isa NAME|all] [--types T,T] [--quick] [--pool MIB]\n");
+            fprintf(stderr, "usage: bench_quant [--isa NAME|all] [--types T,T] [--quick] [--pool "
+                            "MIB] [--compute]\n");
             return 2;
         }
     }
     if (isa_lo == MATMUL_ISA_AUTO) isa_lo = isa_hi = matmul_isa_detect();
+    if (compute) return run_compute(types, ntypes, isa_lo, isa_hi);
 
     err e = ERR_INIT;
     matmul_bandwidth bw[3];
