@@ -286,6 +286,27 @@ static void add_run_fields(cJSON *f, const sandbox_result *r)
         cJSON_AddNullToObject(f, "kill");
 }
 
+/* Known ways to make the tests' asserts pass without solving the problem: an
+ * object whose __eq__ always answers True, patched builtins, frame or tracer
+ * tricks. The reference counts such programs as passes (SCORING.md 1.8.5), and
+ * so does tally; the record of a pass that uses one says so, for a reader. */
+static void flag_suspect(cJSON *f, int outcome, const char *completion)
+{
+    static const char *const tricks[] = {"__eq__", "__ne__", "builtins", "settrace",
+                                         "setprofile", "_getframe", "currentframe",
+                                         "get_referrers", "gc.get_objects"};
+    if (outcome != OUTCOME_CORRECT || !completion) return;
+    char found[256] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < ARRAY_LEN(tricks); i++) {
+        if (!strstr(completion, tricks[i])) continue;
+        int k = snprintf(found + used, sizeof found - used, "%s%s", used ? ", " : "", tricks[i]);
+        if (k > 0 && (size_t)k < sizeof found - used) used += (size_t)k;
+    }
+    if (used)
+        cJSON_AddStringToObject(f, "suspect", found);
+}
+
 static bool all_blank(const char *s)
 {
     return blank_range(s, s + strlen(s));
@@ -521,6 +542,7 @@ int humaneval_score(const score_ctx *c, const sample_view *s, size_t n, score_re
         cJSON_AddStringToObject(f, "result", result);
         cJSON_AddNumberToObject(f, "cpu_budget_s", budget[i]);
         add_run_fields(f, r);
+        flag_suspect(f, oc, s[i].completion);
         out[i].fields = f;
     }
     ret = add_problem_counts(s, out, n, false, e);
@@ -1015,6 +1037,7 @@ int evalplus_score(const score_ctx *c, const sample_view *s, size_t n, score_rec
                                 : boc != OUTCOME_CORRECT ? bresult
                                                          : presult);
         add_run_fields(f, r);
+        flag_suspect(f, oc, s[i].completion);
         out[i].fields = f;
     }
     ret = add_problem_counts(s, out, n, true, e);

@@ -161,5 +161,20 @@ tally("run", "--task", "humaneval", "--model", "oracle", "--limit", "3", "--unsa
 r = results(d)
 check(r["info"]["sandbox"] == "none" and r["metrics"]["pass@1"]["value"] == 1.0, "unsafe run: %s" % r["info"])
 
+# Faking the asserts with an always-equal object passes, as in the reference
+# (SCORING.md 1.8.5), and the record flags it; an honest pass is not flagged.
+eq = os.path.join(base, "eq.jsonl")
+with open(eq, "w") as f:
+    f.write(json.dumps({"id": "HumanEval/0", "completion":
+                        "    class A:\n        def __eq__(self, o):\n            return True\n    return A()\n"}) + "\n")
+    f.write(json.dumps({"id": "HumanEval/2", "completion": "    return number % 1.0\n"}) + "\n")
+d = os.path.join(base, "eq")
+tally("run", "--task", "humaneval", "--model", eq, "--ids", "HumanEval/0,HumanEval/2", "--out", d, check=0)
+sc = {x["id"]: x for x in read_jsonl(os.path.join(d, "scores.jsonl"))}
+check(sc["HumanEval/0"]["outcome"] == "correct" and sc["HumanEval/0"].get("suspect") == "__eq__",
+      "always-equal pass is flagged: %s" % sc["HumanEval/0"])
+check(sc["HumanEval/2"]["outcome"] == "correct" and "suspect" not in sc["HumanEval/2"],
+      "honest pass not flagged: %s" % sc["HumanEval/2"])
+
 cleanup(base)
 done()
