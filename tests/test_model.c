@@ -269,9 +269,392 @@ static void test_model__exact(void)
     for (size_t i = 1; i < ARRAY_LEN(granite_files); i++) check_exact(granite_files[i].name);
 }
 
+
+/* ---- architectures we do not run, and broken files ------------------------------------- */
+
+static void test_model__unsupported(void)
+{
+    const char *files[][2] = {
+        {"tiny-ling.f32.gguf", "bailingmoe2"},
+        {"tiny-ling.q4_0.gguf", "bailingmoe2"},
+        {"tiny-ling-mtp.q4_0.gguf", "bailingmoe2"},
+        {"tiny-granitehybrid.f32.gguf", "granitehybrid"},
+        {"tiny-granitehybrid.q8_0.gguf", "granitehybrid"},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(files); i++) {
+        model *m = NULL;
+        err e = ERR_INIT;
+        int rc = model_open(&m, fixture(files[i][0]), NULL, &e);
+        CHECK_INT(rc, ERR_UNSUPPORTED);
+        CHECK(m == NULL);
+        char want[128];
+        snprintf(want, sizeof want, "architecture %s is not supported by the native engine yet",
+                 files[i][1]);
+        CHECK_MSG(strstr(e.msg, want) && strstr(e.msg, files[i][0]), "%s", e.msg);
+    }
+    model *m = NULL;
+    err e = ERR_INIT;
+    CHECK_INT(model_open(&m, "/nonexistent/x.gguf", NULL, &e), ERR_NOTFOUND);
+    CHECK(strstr(e.msg, "/nonexistent/x.gguf") != NULL);
+}
+
+/* Rewrites a fixture through the GGUF writer, letting `edit` change it. */
+typedef struct edit {
+    const char *drop_key;    /* key left out */
+    const char *set_f32_key; /* key set to set_f32 */
+    float set_f32;
+    const char *drop_tensor; /* tensor left out */
+    const char *tensor;      /* tensor whose shape becomes ne0 x ne1 (its first bytes) */
+    uint64_t ne0, ne1;
+    const char *retype;      /* tensor declared F16 (its first bytes) */
+    const char *extra;       /* a tensor added (a copy of output_norm.weight) */
+} edit;
+
+static char tmp_dir[64];
+
+static const char *rewrite(const char *src, const char *name, const edit *ed)
+{
+    static char out[256];
+    snprintf(out, sizeof out, "%s/%s", tmp_dir, name);
+    gguf *g = NULL;
+    err e = ERR_INIT;
+    gguf_writer w = GGUF_WRITER_INIT;
+    CHECK(gguf_open(&g, fixture(src), &e) == 0);
+    for (size_t i = 0; g && i < gguf_n_kv(g); i++) {
+        const gguf_kv *kv = gguf_kv_at(g, i);
+        if (ed->drop_key && !strcmp(kv->key, ed->drop_key)) continue;
+        gguf_writer_set_kv(&w, kv);
+    }
+    if (ed->set_f32_key) gguf_writer_set_f32(&w, ed->set_f32_key, ed->set_f32);
+    for (size_t i = 0; g && i < gguf_n_tensors(g); i++) {
+        const gguf_tensor *t = gguf_tensor_at(g, i);
+        if (ed->drop_tensor && !strcmp(t->name, ed->drop_tensor)) continue;
+        uint64_t ne[4] = {t->ne[0], t->ne[1], t->ne[2], t->ne[3]};
+        uint32_t type = t->type, nd = t->n_dims;
+        if (ed->tensor && !strcmp(t->name, ed->tensor)) {
+            ne[0] = ed->ne0;
+            ne[1] = ed->ne1;
+            nd = 2;
+        }
+        if (ed->retype && !strcmp(t->name, ed->retype)) type = QTYPE_F16;
+        CHECK(gguf_writer_add_tensor(&w, t->name, type, nd, ne, t->data, &e) == 0);
+        if (ed->extra && !strcmp(t->name, "output_norm.weight"))
+            CHECK(gguf_writer_add_tensor(&w, ed->extra, t->type, t->n_dims, ne, t->data, &e) == 0);
+    }
+    CHECK_MSG(gguf_writer_write(&w, out, &e) == 0, "%s", e.msg);
+    gguf_writer_release(&w);
+    gguf_close(g);
+    return out;
+}
+
+static void expect_open_fail(const char *path, int code, const char *needle)
+{
+    model *m = NULL;
+    err e = ERR_INIT;
+    int rc = model_open(&m, path, NULL, &e);
+    CHECK_MSG(rc == code, "%s: rc %d, expected %d: %s", path, rc, code, e.msg);
+    CHECK_MSG(strstr(e.msg, needle) != NULL, "message \"%s\" lacks \"%s\"", e.msg, needle);
+    CHECK(strstr(e.msg, path) != NULL);
+    model_close(m);
+}
+
+static void test_model__corrupt(void)
+{
+    const char *src = "tiny-granite.q8_0.gguf";
+    expect_open_fail(rewrite(src, "shape.gguf",
+                             &(edit){.tensor = "blk.1.attn_q.weight", .ne0 = 256, .ne1 = 128}),
+                     ERR_FORMAT, "tensor blk.1.attn_q.weight has shape [256, 128], expected [256, 256]");
+    expect_open_fail(rewrite(src, "shape2.gguf",
+                             &(edit){.tensor = "blk.3.ffn_down.weight", .ne0 = 128, .ne1 = 256}),
+                     ERR_FORMAT, "tensor blk.3.ffn_down.weight has shape [128, 256]");
+    expect_open_fail(rewrite(src, "missing.gguf", &(edit){.drop_tensor = "blk.2.ffn_up.weight"}),
+                     ERR_FORMAT, "tensor blk.2.ffn_up.weight is missing");
+    expect_open_fail(rewrite(src, "norm.gguf", &(edit){.retype = "blk.0.ffn_norm.weight"}),
+                     ERR_FORMAT, "tensor blk.0.ffn_norm.weight is F16, expected F32");
+    expect_open_fail(rewrite(src, "extra.gguf", &(edit){.extra = "blk.0.attn_q_norm.weight"}),
+                     ERR_UNSUPPORTED, "tensor blk.0.attn_q_norm.weight is not part of the granite");
+    expect_open_fail(rewrite(src, "nologit.gguf", &(edit){.drop_key = "granite.logit_scale"}),
+                     ERR_NOTFOUND, "granite.logit_scale");
+    expect_open_fail(rewrite(src, "nohead.gguf", &(edit){.drop_key = "granite.attention.head_count"}),
+                     ERR_FORMAT, "granite.attention.head_count");
+    expect_open_fail(rewrite(src, "rope.gguf",
+                             &(edit){.set_f32_key = "granite.rope.freq_base", .set_f32 = -1}),
+                     ERR_FORMAT, "rope.freq_base");
+    expect_open_fail(rewrite(src, "arch.gguf",
+                             &(edit){.drop_key = "general.architecture"}),
+                     ERR_FORMAT, "general.architecture");
+    /* a matrix in a type the engine cannot multiply: F16 bytes declared over Q8_0 data of
+     * another size fail in the reader already; a norm with the right type passes */
+    model *m = NULL;
+    err e = ERR_INIT;
+    CHECK(model_open(&m, rewrite(src, "same.gguf", &(edit){0}), NULL, &e) == 0);
+    model_close(m);
+}
+
+/* ---- llama: granite's multipliers folded into the weights give granite's logits ---------- */
+
+typedef struct fold_ctx {
+    const gguf *g;
+    float *bufs[64];
+    int n;
+} fold_ctx;
+
+static void test_model__llama(void)
+{
+    gguf *g = NULL;
+    err e = ERR_INIT;
+    CHECK(gguf_open(&g, fixture("tiny-granite.f32.gguf"), &e) == 0);
+    if (!g) return;
+    gguf_writer w = GGUF_WRITER_INIT;
+    for (size_t i = 0; i < gguf_n_kv(g); i++) {
+        const gguf_kv *kv = gguf_kv_at(g, i);
+        if (!strncmp(kv->key, "granite.", 8)) {
+            const char *k = kv->key + 8;
+            if (!strcmp(k, "logit_scale") || !strcmp(k, "embedding_scale") ||
+                !strcmp(k, "residual_scale") || !strcmp(k, "attention.scale"))
+                continue;
+            gguf_kv copy = *kv;
+            char key[128];
+            snprintf(key, sizeof key, "llama.%s", k);
+            copy.key = key;
+            gguf_writer_set_kv(&w, &copy);
+        } else if (!strcmp(kv->key, "general.architecture")) {
+            gguf_writer_set_str(&w, kv->key, "llama");
+        } else {
+            gguf_writer_set_kv(&w, kv);
+        }
+    }
+    /* x*12 at the input, /8 at the output (untied head), 0.22 on every sub-layer output,
+     * attention scale 1/64 instead of 1/8: q scaled by 1/8 */
+    float *copies[64];
+    int nc = 0;
+    for (size_t i = 0; i < gguf_n_tensors(g); i++) {
+        const gguf_tensor *t = gguf_tensor_at(g, i);
+        const float *src = t->data;
+        float f = 1;
+        if (!strcmp(t->name, "token_embd.weight")) f = 12;
+        else if (strstr(t->name, "attn_output.weight") || strstr(t->name, "ffn_down.weight")) f = 0.22f;
+        else if (strstr(t->name, "attn_q.weight")) f = 0.125f;
+        float *c = malloc(t->n_elements * sizeof *c);
+        for (uint64_t k = 0; k < t->n_elements; k++) c[k] = src[k] * f;
+        copies[nc++] = c;
+        CHECK(gguf_writer_add_tensor(&w, t->name, t->type, t->n_dims, t->ne, c, &e) == 0);
+        if (!strcmp(t->name, "token_embd.weight")) {
+            float *o = malloc(t->n_elements * sizeof *o);
+            for (uint64_t k = 0; k < t->n_elements; k++) o[k] = src[k] / 8;
+            copies[nc++] = o;
+            CHECK(gguf_writer_add_tensor(&w, "output.weight", t->type, t->n_dims, t->ne, o, &e) == 0);
+        }
+    }
+    char path[256];
+    snprintf(path, sizeof path, "%s/llama.gguf", tmp_dir);
+    CHECK_MSG(gguf_writer_write(&w, path, &e) == 0, "%s", e.msg);
+    gguf_writer_release(&w);
+    for (int i = 0; i < nc; i++) free(copies[i]);
+    gguf_close(g);
+
+    model *m = NULL;
+    model_settings s;
+    model_settings_default(&s);
+    s.threads = 2;
+    s.n_outputs = 64;
+    CHECK_MSG(model_open(&m, path, &s, &e) == 0, "%s", e.msg);
+    cJSON *golden = load_json("tiny-granite.f32.golden.json");
+    if (m && golden) {
+        const model_hparams *hp = model_get_hparams(m);
+        CHECK_STR(hp->arch_name, "llama");
+        CHECK(!hp->tied_output);
+        errstat es = {0};
+        const cJSON *p;
+        cJSON_ArrayForEach(p, cJSON_GetObjectItem(golden, "prompts"))
+        {
+            int32_t ids[256];
+            size_t n = ints_of(cJSON_GetObjectItem(p, "tokens"), ids, 256);
+            model_seq_clear(m, 0);
+            const float *lg = run_prompt(m, 0, ids, n, false);
+            if (lg) err_add(&es, lg, cJSON_GetObjectItem(p, "last_logits"));
+        }
+        fprintf(stderr, "  llama with folded multipliers: max|d| %.3g against the granite golden\n",
+                es.max_abs);
+        CHECK(es.max_abs < 1e-3);
+    }
+    cJSON_Delete(golden);
+    model_close(m);
+}
+
+/* ---- threads, batching, the KV pool ----------------------------------------------------- */
+
+static void test_model__invariance(void)
+{
+    /* the same logits bit for bit: 1 or 2 threads; one batch, token by token, in chunks;
+     * three sequences decoded together or one at a time */
+    const char *name = "tiny-granite.q4_k_m.gguf";
+    cJSON *golden = load_json("tiny-granite.q4_k_m.golden.json");
+    int32_t ids[3][128];
+    size_t n[3];
+    for (int k = 0; k < 3; k++)
+        n[k] = ints_of(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(golden, "prompts"), k + 1),
+                                           "tokens"),
+                       ids[k], 128);
+    model_settings s;
+    model_settings_default(&s);
+    s.n_seq = 3;
+    s.n_outputs = 8;
+    model *m1 = NULL, *m2 = NULL;
+    err e = ERR_INIT;
+    s.threads = 1;
+    CHECK(model_open(&m1, fixture(name), &s, &e) == 0);
+    s.threads = 2;
+    CHECK(model_open(&m2, fixture(name), &s, &e) == 0);
+    if (!m1 || !m2) goto out;
+    const size_t V = 1007;
+    static float ref[3][20][1007];
+    /* reference: m1 (1 thread), each prompt in one batch, then 19 greedy steps alone */
+    for (int k = 0; k < 3; k++) {
+        model_seq_clear(m1, k);
+        const float *lg = run_prompt(m1, k, ids[k], n[k], false);
+        for (int st = 0; st < 20 && lg; st++) {
+            memcpy(ref[k][st], lg, V * sizeof(float));
+            lg = step(m1, k, argmax(lg, V));
+        }
+    }
+    /* m2 (2 threads): prompt 0 token by token, prompt 1 in chunks of 5, prompt 2 whole */
+    size_t same = 0, total = 0;
+    for (size_t i = 0; i < n[0]; i++) {
+        const float *lg = step(m2, 0, ids[0][i]);
+        if (i + 1 == n[0] && lg) same += memcmp(lg, ref[0][0], V * 4) == 0, total++;
+    }
+    for (size_t i = 0; i < n[1]; i += 5) {
+        size_t k = n[1] - i < 5 ? n[1] - i : 5;
+        const float *lg = run_prompt(m2, 1, ids[1] + i, k, false);
+        if (i + k == n[1] && lg) same += memcmp(lg, ref[1][0], V * 4) == 0, total++;
+    }
+    const float *lg2 = run_prompt(m2, 2, ids[2], n[2], false);
+    if (lg2) same += memcmp(lg2, ref[2][0], V * 4) == 0, total++;
+    CHECK_INT(model_seq_len(m2, 0), n[0]);
+    /* then all three sequences decoded together, in a shuffled order */
+    for (int st = 1; st < 20; st++) {
+        int32_t toks[3], seqs[3] = {2, 0, 1};
+        for (int j = 0; j < 3; j++) toks[j] = argmax(ref[seqs[j]][st - 1], V);
+        model_batch b = {.n = 3, .tokens = toks, .seq = seqs, .logits = (uint8_t[]){1, 1, 1}};
+        const float *lg;
+        size_t n_out;
+        CHECK(model_forward(m2, &b, &lg, &n_out, &e) == 0);
+        CHECK_INT(n_out, 3);
+        for (int j = 0; j < 3; j++) same += memcmp(lg + j * V, ref[seqs[j]][st], V * 4) == 0, total++;
+    }
+    CHECK_INT(same, total);
+    CHECK_INT(total, 3 + 19 * 3);
+out:
+    model_close(m1);
+    model_close(m2);
+    cJSON_Delete(golden);
+}
+
+static void test_model__pool(void)
+{
+    model_settings s;
+    model_settings_default(&s);
+    s.threads = 2;
+    s.n_seq = 2;
+    s.ctx_size = 100;
+    s.kv_tokens = 128; /* 4 pages for both sequences */
+    s.n_batch = 64;
+    model *m = NULL;
+    err e = ERR_INIT;
+    CHECK(model_open(&m, fixture("tiny-granite.q8_0.gguf"), &s, &e) == 0);
+    if (!m) return;
+    const model_settings *r = model_get_settings(m);
+    CHECK_INT(r->ctx_size, 100);
+    CHECK_INT(r->n_outputs, 2);
+    CHECK_INT(model_kv_free_tokens(m), 128);
+    int32_t toks[64];
+    for (int i = 0; i < 64; i++) toks[i] = (i * 37) % 1007;
+    const float *lg;
+    size_t n_out;
+    /* bad calls change nothing */
+    model_batch b = {.n = 65, .tokens = toks};
+    CHECK_INT(model_forward(m, &b, &lg, &n_out, &e), ERR_INVALID);
+    int32_t bad = 1007;
+    b = (model_batch){.n = 1, .tokens = &bad};
+    CHECK_INT(model_forward(m, &b, &lg, &n_out, &e), ERR_INVALID);
+    CHECK(strstr(e.msg, "token id 1007") != NULL);
+    int32_t seq5 = 5;
+    b = (model_batch){.n = 1, .tokens = toks, .seq = &seq5};
+    CHECK_INT(model_forward(m, &b, &lg, &n_out, &e), ERR_INVALID);
+    uint8_t all[64];
+    memset(all, 1, sizeof all);
+    b = (model_batch){.n = 3, .tokens = toks, .logits = all};
+    CHECK_INT(model_forward(m, &b, &lg, &n_out, &e), ERR_INVALID); /* 3 outputs > 2 */
+    CHECK_INT(model_seq_len(m, 0), 0);
+    CHECK_INT(model_kv_free_tokens(m), 128);
+    /* 64 + 33 tokens in sequence 0: 4 pages, the whole pool */
+    b = (model_batch){.n = 64, .tokens = toks};
+    CHECK(model_forward(m, &b, &lg, &n_out, &e) == 0);
+    CHECK_INT(n_out, 1);
+    b = (model_batch){.n = 33, .tokens = toks};
+    CHECK(model_forward(m, &b, &lg, &n_out, &e) == 0);
+    CHECK_INT(model_seq_len(m, 0), 97);
+    CHECK_INT(model_kv_free_tokens(m), 0);
+    /* sequence 1 finds no room; sequence 0 cannot pass the context */
+    int32_t one = 1;
+    b = (model_batch){.n = 1, .tokens = toks, .seq = &one};
+    CHECK_INT(model_forward(m, &b, &lg, &n_out, &e), ERR_LIMIT);
+    CHECK(strstr(e.msg, "KV cache is full") != NULL);
+    CHECK_INT(model_seq_reserve(m, 1, 10, &e), ERR_LIMIT);
+    b = (model_batch){.n = 4, .tokens = toks};
+    CHECK_INT(model_forward(m, &b, &lg, &n_out, &e), ERR_LIMIT);
+    CHECK(strstr(e.msg, "past the context of 100") != NULL);
+    CHECK_INT(model_seq_len(m, 0), 97);
+    CHECK_INT(model_seq_reserve(m, 0, 101, &e), ERR_LIMIT);
+    CHECK_INT(model_seq_reserve(m, 7, 1, &e), ERR_INVALID);
+    /* clearing gives the pages back */
+    model_seq_clear(m, 0);
+    CHECK_INT(model_kv_free_tokens(m), 128);
+    CHECK(model_seq_reserve(m, 1, 40, &e) == 0);
+    CHECK_INT(model_kv_free_tokens(m), 64);
+    model_seq_clear(m, 1);
+    model_seq_clear(m, 9);
+    CHECK_INT(model_kv_free_tokens(m), 128);
+    model_close(m);
+    model_close(NULL);
+
+    /* settings out of range */
+    model_settings_default(&s);
+    s.n_seq = 0;
+    CHECK_INT(model_open(&m, fixture("tiny-granite.q8_0.gguf"), &s, &e), ERR_INVALID);
+    model_settings_default(&s);
+    s.n_batch = 0;
+    CHECK_INT(model_open(&m, fixture("tiny-granite.q8_0.gguf"), &s, &e), ERR_INVALID);
+    /* the model's context (256) is the default; the weight bytes count every matrix once */
+    model_settings_default(&s);
+    CHECK(model_open(&m, fixture("tiny-granite.q8_0.gguf"), &s, &e) == 0);
+    if (m) {
+        CHECK_INT(model_get_settings(m)->ctx_size, 256);
+        const model_hparams *hp = model_get_hparams(m);
+        CHECK_INT(hp->n_params, 1832960);
+        CHECK(hp->tied_output);
+        CHECK_INT(hp->type_count[QTYPE_Q8_0], 29);
+        CHECK_INT(hp->type_count[QTYPE_F32], 9);
+        /* 4 layers of q, o, gate, up, down (256 x 256) and k, v (128 x 256), the tied head */
+        CHECK_INT(model_weight_bytes(m), (4 * (5 * 65536 + 2 * 32768) + 1007 * 256) / 32 * 34);
+    }
+    model_close(m);
+}
+
 int main(void)
 {
+    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/tally-model-XXXXXX");
+    if (!mkdtemp(tmp_dir)) return 1;
     RUN(test_model__goldens);
     RUN(test_model__exact);
+    RUN(test_model__unsupported);
+    RUN(test_model__corrupt);
+    RUN(test_model__llama);
+    RUN(test_model__invariance);
+    RUN(test_model__pool);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", tmp_dir);
     return test_report();
 }
