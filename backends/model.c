@@ -18,7 +18,9 @@
 #define MAX_CTX    (1u << 22)
 #define MAX_SEQ    4096
 #define MAX_BATCH  65536
-#define DEFAULT_CTX 4096u
+#define DEFAULT_CTX 4096u                    /* llama.cpp's default n_ctx */
+#define DEFAULT_KV_BYTES ((size_t)4 << 30) /* default KV pool cap */
+#define SMALL_FORWARD_MACS 4e6             /* below this a forward runs on one thread */
 
 /* ==== types ============================================================================ */
 
@@ -64,7 +66,7 @@ struct model {
     float *tmp;    /* (n_batch, n_embd) sub-layer output before the residual add */
     float *logits; /* (n_outputs, n_vocab) */
     float *rope;   /* (n_batch, n_rot) cos and sin of each rotary pair, interleaved */
-    float *scores; /* (threads, ctx_size) attention scores, one row per thread */
+    float *scores; /* (threads, group, ctx_size) attention scores of each thread */
     int32_t *tok_seq, *tok_pos; /* (n_batch) */
     int32_t *out_rows;          /* (n_outputs) token index of each logits row */
     const int32_t *tokens_in;   /* (n_batch) the batch being run */
@@ -82,6 +84,7 @@ struct model {
 
     uint64_t alloc_bytes;
     uint64_t weight_bytes;
+    uint64_t mat_elems; /* multiply-adds of the matrices per token */
 };
 
 void model_settings_default(model_settings *s)
@@ -591,12 +594,16 @@ static int resolve_settings(model *m, const model_settings *in, err *e)
                        s->n_batch, MAX_BATCH);
     if (s->ctx_size < 0 || (uint32_t)s->ctx_size > MAX_CTX)
         return err_set(e, ERR_INVALID, "%s: context size %d is out of range", path, s->ctx_size);
-    if (s->ctx_size == 0)
-        s->ctx_size = (int)(m->hp.n_ctx_train < DEFAULT_CTX ? m->hp.n_ctx_train : DEFAULT_CTX);
+    if (s->ctx_size == 0) s->ctx_size = (int)DEFAULT_CTX;
     if (s->kv_tokens < 0 || s->n_outputs < 0)
         return err_set(e, ERR_INVALID, "%s: negative KV size or output count", path);
     if (s->kv_tokens == 0) {
+        /* room for every sequence at full length, within DEFAULT_KV_BYTES, at least one */
+        size_t per_token = 2 * sizeof(float) * (size_t)m->hp.n_layer * m->kv_dim;
         size_t kt = (size_t)s->n_seq * (size_t)s->ctx_size;
+        size_t budget = DEFAULT_KV_BYTES / (per_token ? per_token : 1);
+        if (kt > budget) kt = budget;
+        if (kt < (size_t)s->ctx_size) kt = (size_t)s->ctx_size;
         s->kv_tokens = kt > MAX_CTX ? (int)MAX_CTX : (int)kt;
     }
     if (s->n_outputs == 0) s->n_outputs = s->n_seq;
@@ -622,7 +629,8 @@ static int alloc_buffers(model *m, err *e)
     ALLOC(ffu, mul3(B, hp->n_ff_max, 1), "activations");
     ALLOC(logits, mul3((size_t)s->n_outputs, hp->n_vocab, 1), "logits");
     ALLOC(rope, mul3(B, hp->n_rot ? hp->n_rot : 1, 1), "RoPE table");
-    ALLOC(scores, mul3((size_t)s->threads, (size_t)s->ctx_size, 1), "attention scores");
+    ALLOC(scores, mul3((size_t)s->threads, (size_t)s->ctx_size, hp->n_head / hp->n_head_kv),
+          "attention scores");
     /* KV cache */
     m->pages_per_seq = ((size_t)s->ctx_size + MODEL_KV_PAGE - 1) / MODEL_KV_PAGE;
     m->n_pages = ((size_t)s->kv_tokens + MODEL_KV_PAGE - 1) / MODEL_KV_PAGE;
@@ -673,8 +681,10 @@ int model_open(model **out, const char *path, const model_settings *s, err *e)
     if ((rc = bind_all(m, e)) < 0) goto fail;
     wmat *mats[8 * MAX_LAYER + 1];
     size_t nm = all_mats(m, mats, ARRAY_LEN(mats));
-    for (size_t i = 0; i < nm; i++)
+    for (size_t i = 0; i < nm; i++) {
         m->weight_bytes += mats[i]->rows * qtype_row_bytes(mats[i]->file_type, mats[i]->cols);
+        m->mat_elems += (uint64_t)mats[i]->rows * mats[i]->cols;
+    }
     if (m->s.f32_weights && (rc = dequantize_weights(m, mats, nm, e)) < 0) goto fail;
     if ((rc = alloc_buffers(m, e)) < 0) goto fail;
     *out = m;
@@ -804,44 +814,21 @@ static void rmsnorm(float *out, const float *x, const float *w, size_t n, float 
     for (size_t i = 0; i < n; i++) out[i] = (x[i] * scale) * w[i];
 }
 
-/* SSE-sized vectors: the library is built for plain x86-64 (the SIMD matmul kernels are
- * built apart, per ISA); attention is a small share of the work. */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f load4(const float *p)
-{
-    v4f v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static inline void store4(float *p, v4f v)
-{
-    memcpy(p, &v, sizeof v);
-}
-
-/* a . b over n floats (two 4-lane accumulators, then the tail). */
+/* a . b over n floats; `omp simd` lets the compiler vectorise the sum (in a fixed order
+ * for a given build and CPU). */
 static inline float dot_f32(const float *a, const float *b, size_t n)
 {
-    v4f s0 = {0}, s1 = {0};
-    size_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        s0 += load4(a + i) * load4(b + i);
-        s1 += load4(a + i + 4) * load4(b + i + 4);
-    }
-    v4f acc = s0 + s1;
-    float s = (acc[0] + acc[2]) + (acc[1] + acc[3]);
-    for (; i < n; i++) s += a[i] * b[i];
+    float s = 0;
+#pragma omp simd reduction(+ : s)
+    for (size_t i = 0; i < n; i++) s += a[i] * b[i];
     return s;
 }
 
 /* y += a * x over n floats. */
 static inline void axpy_f32(float *y, float a, const float *x, size_t n)
 {
-    v4f av = {a, a, a, a};
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) store4(y + i, load4(y + i) + av * load4(x + i));
-    for (; i < n; i++) y[i] += a * x[i];
+#pragma omp simd
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
 }
 
 /* Rotates the adjacent pairs (2i, 2i+1), i < n_rot/2, of one head by the angles whose
@@ -871,39 +858,44 @@ static void mm(model *m, const wmat *w, const float *x, size_t xs, size_t nb, fl
     matmul_run_team(&m->mk, &a, &m->ws);
 }
 
-/* Softmax attention of one (row, head): q of token t against its sequence's cached keys
- * 0..pos, the values mixed into out (head_dim). sc: ctx_size floats of scratch. */
+/* Softmax attention of the `group` query heads that share KV head kvh, for one token of
+ * sequence `seq` at position pos: q holds the group's heads back to back (head_dim each),
+ * out receives their mixes. sc: group x ctx_size floats of scratch. The library is built
+ * for plain x86-64; the clones give this loop AVX2 and AVX-512 where the CPU has them. */
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 static void attend(const model *m, float *kbase, float *vbase, int seq, size_t pos, size_t kvh,
-                   const float *q, float *out, float *sc)
+                   size_t group, const float *q, float *out, float *sc)
 {
-    const size_t hd = m->hp.head_dim;
+    const size_t hd = m->hp.head_dim, kvd = m->kv_dim, ctx = (size_t)m->s.ctx_size;
     const float scale = m->hp.attn_scale;
     const size_t n = pos + 1;
-    /* scores s_j = (q . k_j) * scale */
-    float mx = -INFINITY;
+    /* scores s[g][j] = (q_g . k_j) * scale, one pass over the keys for the whole group */
     for (size_t j0 = 0; j0 < n; j0 += MODEL_KV_PAGE) {
         const float *k = kv_row(m, kbase, seq, j0) + kvh * hd;
         size_t j1 = j0 + MODEL_KV_PAGE < n ? j0 + MODEL_KV_PAGE : n;
-        for (size_t j = j0; j < j1; j++, k += m->kv_dim) {
-            float s = dot_f32(q, k, hd) * scale;
-            sc[j] = s;
-            if (s > mx) mx = s;
+        for (size_t j = j0; j < j1; j++, k += kvd)
+            for (size_t g = 0; g < group; g++) sc[g * ctx + j] = dot_f32(q + g * hd, k, hd) * scale;
+    }
+    /* p[g][j] = exp(s - max) / sum */
+    for (size_t g = 0; g < group; g++) {
+        float *s = sc + g * ctx, mx = -INFINITY;
+        for (size_t j = 0; j < n; j++)
+            if (s[j] > mx) mx = s[j];
+        double sum = 0;
+        for (size_t j = 0; j < n; j++) {
+            s[j] = expf(s[j] - mx);
+            sum += s[j];
         }
+        float inv = (float)(1.0 / sum);
+        for (size_t j = 0; j < n; j++) s[j] *= inv;
     }
-    /* p_j = exp(s_j - max) / sum */
-    double sum = 0;
-    for (size_t j = 0; j < n; j++) {
-        float p = expf(sc[j] - mx);
-        sc[j] = p;
-        sum += p;
-    }
-    float inv = (float)(1.0 / sum);
-    /* out = sum_j p_j v_j */
-    memset(out, 0, hd * sizeof *out);
+    /* out_g = sum_j p[g][j] v_j */
+    memset(out, 0, group * hd * sizeof *out);
     for (size_t j0 = 0; j0 < n; j0 += MODEL_KV_PAGE) {
         const float *v = kv_row(m, vbase, seq, j0) + kvh * hd;
         size_t j1 = j0 + MODEL_KV_PAGE < n ? j0 + MODEL_KV_PAGE : n;
-        for (size_t j = j0; j < j1; j++, v += m->kv_dim) axpy_f32(out, sc[j] * inv, v, hd);
+        for (size_t j = j0; j < j1; j++, v += kvd)
+            for (size_t g = 0; g < group; g++) axpy_f32(out + g * hd, sc[g * ctx + j], v, hd);
     }
 }
 
@@ -929,7 +921,7 @@ static void forward_team(model *m, size_t n, size_t n_out)
     const size_t group = hp->n_head / hp->n_head_kv;
     const long nn = (long)n;
     const int ith = omp_get_thread_num();
-    float *sc = m->scores + (size_t)ith * (size_t)m->s.ctx_size;
+    float *sc = m->scores + (size_t)ith * group * (size_t)m->s.ctx_size;
 
     /* x = token_embd[t] * embedding_scale */
     const quant_traits *et = quant_traits_get(m->tok_embd->type);
@@ -984,14 +976,14 @@ static void forward_team(model *m, size_t n, size_t n_out)
         const size_t nr = last ? n_out : n;
         const int32_t *rows = last ? m->out_rows : NULL;
 
-        /* att[r] = softmax(q k^T * scale) v, per (row, head) */
-        const long work = (long)(nr * hp->n_head);
+        /* att[r] = softmax(q k^T * scale) v, per (row, KV head): its group of query heads */
+        const long work = (long)(nr * hp->n_head_kv);
 #pragma omp for schedule(static, 1)
         for (long w = 0; w < work; w++) {
-            size_t r = (size_t)w / hp->n_head, h = (size_t)w % hp->n_head;
+            size_t r = (size_t)w / hp->n_head_kv, g = (size_t)w % hp->n_head_kv;
             size_t t = rows ? (size_t)rows[r] : r;
-            attend(m, kb, vb, m->tok_seq[t], (size_t)m->tok_pos[t], h / group,
-                   m->qkv + t * QKV + h * hd, m->att + r * QD + h * hd, sc);
+            attend(m, kb, vb, m->tok_seq[t], (size_t)m->tok_pos[t], g, group,
+                   m->qkv + t * QKV + g * group * hd, m->att + r * QD + g * group * hd, sc);
         }
         if (rows) {
             /* the residual rows follow (rows are ascending, so r <= rows[r]) */
@@ -1113,7 +1105,13 @@ int model_forward(model *m, const model_batch *b, const float **logits_out, size
         }
     }
     m->tokens_in = b->tokens;
+    /* a small forward (a tiny model, a few tokens) runs on one thread: the barriers
+     * between its steps would cost more than they save; results are the same */
     int nth = m->s.threads;
+    double macs = (double)m->mat_elems * (double)n;
+    for (size_t t = 0; t < n; t++)
+        macs += 2.0 * (double)(m->tok_pos[t] + 1) * (double)m->q_dim * hp->n_layer;
+    if (macs < SMALL_FORWARD_MACS) nth = 1;
 #pragma omp parallel num_threads(nth) if (nth > 1)
     forward_team(m, n, n_out);
     m->tokens_in = NULL;

@@ -91,8 +91,10 @@ typedef struct model_hparams {
 typedef struct model_settings {
     int threads;     /* OpenMP threads; 0 = every core */
     int n_seq;       /* sequences held at once; default 1 */
-    int ctx_size;    /* longest sequence in tokens; 0 = the model's context, at most 4096 */
-    int kv_tokens;   /* token slots of KV cache shared by all sequences; 0 = n_seq * ctx_size */
+    int ctx_size;    /* longest sequence in tokens; 0 = 4096 (llama.cpp's default, whatever
+                      * the training context) */
+    int kv_tokens;   /* token slots of KV cache shared by all sequences; 0 = n_seq * ctx_size
+                      * but at most 4 GiB of cache (and at least ctx_size) */
     int n_batch;     /* most tokens one forward takes; default 512 */
     int n_outputs;   /* most logit rows one forward returns; 0 = n_seq (at least 1) */
     int isa;         /* matmul kernels (enum matmul_isa); default MATMUL_ISA_AUTO */

@@ -626,11 +626,15 @@ static void test_model__pool(void)
     model_settings_default(&s);
     s.n_batch = 0;
     CHECK_INT(model_open(&m, fixture("tiny-granite.q8_0.gguf"), &s, &e), ERR_INVALID);
-    /* the model's context (256) is the default; the weight bytes count every matrix once */
+    /* a context of 4096 by default (past the model's 256, as llama.cpp); the weight bytes
+     * count every matrix once */
     model_settings_default(&s);
+    s.n_seq = 3;
     CHECK(model_open(&m, fixture("tiny-granite.q8_0.gguf"), &s, &e) == 0);
     if (m) {
-        CHECK_INT(model_get_settings(m)->ctx_size, 256);
+        CHECK_INT(model_get_settings(m)->ctx_size, 4096);
+        CHECK_INT(model_get_settings(m)->kv_tokens, 3 * 4096);
+        CHECK_INT(model_kv_free_tokens(m), 3 * 4096);
         const model_hparams *hp = model_get_hparams(m);
         CHECK_INT(hp->n_params, 1832960);
         CHECK(hp->tied_output);
