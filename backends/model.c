@@ -600,10 +600,11 @@ static int resolve_settings(model *m, const model_settings *in, err *e)
     if (s->kv_tokens == 0) {
         /* room for every sequence at full length, within DEFAULT_KV_BYTES, at least one */
         size_t per_token = 2 * sizeof(float) * (size_t)m->hp.n_layer * m->kv_dim;
-        size_t kt = (size_t)s->n_seq * (size_t)s->ctx_size;
+        size_t per_seq = ((size_t)s->ctx_size + MODEL_KV_PAGE - 1) / MODEL_KV_PAGE * MODEL_KV_PAGE;
+        size_t kt = (size_t)s->n_seq * per_seq;
         size_t budget = DEFAULT_KV_BYTES / (per_token ? per_token : 1);
         if (kt > budget) kt = budget;
-        if (kt < (size_t)s->ctx_size) kt = (size_t)s->ctx_size;
+        if (kt < per_seq) kt = per_seq;
         s->kv_tokens = kt > MAX_CTX ? (int)MAX_CTX : (int)kt;
     }
     if (s->n_outputs == 0) s->n_outputs = s->n_seq;

@@ -94,7 +94,8 @@ typedef struct model_settings {
     int ctx_size;    /* longest sequence in tokens; 0 = 4096 (llama.cpp's default, whatever
                       * the training context) */
     int kv_tokens;   /* token slots of KV cache shared by all sequences; 0 = n_seq * ctx_size
-                      * but at most 4 GiB of cache (and at least ctx_size) */
+                      * (in whole pages) but at most 4 GiB of cache (and at least one
+                      * sequence) */
     int n_batch;     /* most tokens one forward takes; default 512 */
     int n_outputs;   /* most logit rows one forward returns; 0 = n_seq (at least 1) */
     int isa;         /* matmul kernels (enum matmul_isa); default MATMUL_ISA_AUTO */
