@@ -8,6 +8,8 @@
 #include "backends/matmul_impl.h"
 #include "common/util.h"
 
+#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
+
 /* ==== ISA levels ======================================================================= */
 
 static const char *const isa_names[MATMUL_ISA_COUNT] = {
@@ -100,6 +102,208 @@ static const matmul_gemm_fn gemm_refs[QTYPE_COUNT] = {
     [QTYPE_IQ4_XS] = gemm_ref_iq4_xs,
 };
 
+/* ==== packed layouts (matmul_impl.h) ================================================== */
+
+/* Activations for the packed kernels: the reference quantizers' blocks, reshaped. */
+static void act_q8_0x_ref(const float *src, void *dst, size_t n)
+{
+    act_q8_0x *y = dst;
+    for (size_t i = 0; i < n / 32; i++) {
+        block_q8_0 b;
+        quant_quantize_act_q8_0_ref(src + 32 * i, &b, 32);
+        int32_t sum = 0;
+        for (int j = 0; j < 32; j++) sum += b.qs[j];
+        y[i].d = quant_f16_to_f32(b.d);
+        y[i].sum = sum;
+        y[i].neg8sum = -8 * sum;
+        y[i].neg128sum = -128 * sum;
+        memcpy(y[i].qs, b.qs, 32);
+    }
+}
+
+static void act_q8_kx_ref(const float *src, void *dst, size_t n)
+{
+    act_q8_kx *y = dst;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        block_q8_K b;
+        quant_quantize_act_q8_k_ref(src + QK_K * i, &b, QK_K);
+        memset(&y[i], 0, sizeof y[i]);
+        y[i].d = b.d;
+        memcpy(y[i].bsums, b.bsums, sizeof b.bsums);
+        for (int s = 0; s < 8; s++) y[i].psums[s] = (int16_t)(b.bsums[2 * s] + b.bsums[2 * s + 1]);
+        memcpy(y[i].qs, b.qs, sizeof b.qs);
+    }
+}
+
+/* Values and bytes of one activation block of the format `tk` feeds its kernel. */
+static void act_block_shape(const matmul_type_kernels *tk, int packed, size_t *blk, size_t *bytes)
+{
+    if (packed) {
+        *blk = tk->act_type == QTYPE_Q8_K ? QK_K : 32;
+        *bytes = tk->act_type == QTYPE_Q8_K ? sizeof(act_q8_kx) : sizeof(act_q8_0x);
+        return;
+    }
+    const qtype_info *aq = qtype_get(tk->act_type);
+    *blk = aq->block;
+    *bytes = aq->bytes;
+}
+
+/* Packers: one group of 8 rows (`nrow` of them real, the rest zero), all its blocks.
+ * Byte 4j+k of a packed chunk is row j, value 4c+k (see matmul_impl.h). */
+static void pack_q4_0(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, void *dst)
+{
+    blk_q4_0x8 *out = dst;
+    for (size_t i = 0; i < nblk; i++)
+        for (size_t j = 0; j < nrow; j++) {
+            const block_q4_0 *b = (const block_q4_0 *)(w + j * ws) + i;
+            out[i].d[j] = b->d;
+            for (int c = 0; c < 4; c++) memcpy(out[i].qs + 32 * c + 4 * j, b->qs + 4 * c, 4);
+        }
+}
+
+static void pack_q8_0(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, void *dst)
+{
+    blk_q8_0x8 *out = dst;
+    for (size_t i = 0; i < nblk; i++)
+        for (size_t j = 0; j < nrow; j++) {
+            const block_q8_0 *b = (const block_q8_0 *)(w + j * ws) + i;
+            out[i].d[j] = b->d;
+            for (int c = 0; c < 8; c++) memcpy(out[i].qs + 32 * c + 4 * j, b->qs + 4 * c, 4);
+        }
+}
+
+static void pack_q4_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, void *dst)
+{
+    blk_q4_kx8 *out = dst;
+    for (size_t i = 0; i < nblk; i++)
+        for (size_t j = 0; j < nrow; j++) {
+            const block_q4_K *b = (const block_q4_K *)(w + j * ws) + i;
+            uint8_t sc[8], m[8];
+            quant_unpack_scales_k4(b->scales, sc, m);
+            out[i].d[j] = b->d;
+            out[i].dmin[j] = b->dmin;
+            for (int s = 0; s < 8; s++) out[i].sc[s][j] = sc[s];
+            for (int t = 0; t < 4; t++) {
+                out[i].m[t][2 * j] = m[2 * t];
+                out[i].m[t][2 * j + 1] = m[2 * t + 1];
+            }
+            for (int p = 0; p < 4; p++)
+                for (int c = 0; c < 8; c++)
+                    memcpy(out[i].qs[p][c] + 4 * j, b->qs + 32 * p + 4 * c, 4);
+        }
+}
+
+static void pack_q5_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, void *dst)
+{
+    blk_q5_kx8 *out = dst;
+    for (size_t i = 0; i < nblk; i++)
+        for (size_t j = 0; j < nrow; j++) {
+            const block_q5_K *b = (const block_q5_K *)(w + j * ws) + i;
+            uint8_t sc[8], m[8];
+            quant_unpack_scales_k4(b->scales, sc, m);
+            out[i].k4.d[j] = b->d;
+            out[i].k4.dmin[j] = b->dmin;
+            for (int s = 0; s < 8; s++) out[i].k4.sc[s][j] = sc[s];
+            for (int t = 0; t < 4; t++) {
+                out[i].k4.m[t][2 * j] = m[2 * t];
+                out[i].k4.m[t][2 * j + 1] = m[2 * t + 1];
+            }
+            for (int p = 0; p < 4; p++)
+                for (int c = 0; c < 8; c++)
+                    memcpy(out[i].k4.qs[p][c] + 4 * j, b->qs + 32 * p + 4 * c, 4);
+            for (int c = 0; c < 8; c++) memcpy(out[i].qh[c] + 4 * j, b->qh + 4 * c, 4);
+        }
+}
+
+static void pack_q6_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, void *dst)
+{
+    blk_q6_kx8 *out = dst;
+    for (size_t i = 0; i < nblk; i++)
+        for (size_t j = 0; j < nrow; j++) {
+            const block_q6_K *b = (const block_q6_K *)(w + j * ws) + i;
+            out[i].d[j] = b->d;
+            for (int t = 0; t < 8; t++) {
+                out[i].sc[t][2 * j] = b->scales[2 * t];
+                out[i].sc[t][2 * j + 1] = b->scales[2 * t + 1];
+            }
+            for (int h = 0; h < 2; h++)
+                for (int c = 0; c < 8; c++) {
+                    for (int q = 0; q < 2; q++)
+                        memcpy(out[i].ql[h][q][c] + 4 * j, b->ql + 64 * h + 32 * q + 4 * c, 4);
+                    memcpy(out[i].qh[h][c] + 4 * j, b->qh + 32 * h + 4 * c, 4);
+                }
+        }
+}
+
+typedef void (*pack_fn)(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, void *dst);
+
+/* Indexed by weight qtype: the packer and the bytes of one packed block of 8 rows. */
+static const struct {
+    pack_fn pack;
+    size_t bytes;
+} packers[QTYPE_COUNT] = {
+    [QTYPE_Q4_0] = {pack_q4_0, sizeof(blk_q4_0x8)}, [QTYPE_Q8_0] = {pack_q8_0, sizeof(blk_q8_0x8)},
+    [QTYPE_Q4_K] = {pack_q4_k, sizeof(blk_q4_kx8)}, [QTYPE_Q5_K] = {pack_q5_k, sizeof(blk_q5_kx8)},
+    [QTYPE_Q6_K] = {pack_q6_k, sizeof(blk_q6_kx8)},
+};
+
+int matmul_can_pack(const matmul_kernels *k, uint32_t type)
+{
+    return k && type < QTYPE_COUNT && packers[type].pack && k->type[type].gemm_packed;
+}
+
+size_t matmul_packed_bytes(uint32_t type, size_t rows, size_t cols)
+{
+    const qtype_info *q = qtype_get(type);
+    if (!q || type >= QTYPE_COUNT || !packers[type].pack || cols == 0 || cols % q->block) return 0;
+    size_t groups = rows / 8 + (rows % 8 != 0), nblk = cols / q->block;
+    if (nblk > SIZE_MAX / packers[type].bytes) return 0;
+    size_t gb = nblk * packers[type].bytes;
+    if (groups && gb > SIZE_MAX / groups) return 0;
+    return gb * groups;
+}
+
+int matmul_pack(const matmul_kernels *k, uint32_t type, const void *w, size_t rows, size_t cols,
+                size_t w_stride, int n_threads, matmul_packed *out, err *e)
+{
+    const qtype_info *q = qtype_get(type);
+    if (!matmul_can_pack(k, type))
+        return err_set(e, ERR_UNSUPPORTED, "matmul: no packed layout for %s weights at level %s",
+                       q ? q->name : "unknown-type", k ? matmul_isa_name(k->isa) : "?");
+    size_t row_bytes = qtype_row_bytes(type, cols);
+    size_t ws = w_stride ? w_stride : row_bytes;
+    size_t bytes = matmul_packed_bytes(type, rows, cols);
+    if (!row_bytes || !bytes || !w || ws < row_bytes || ws % 2 || (uintptr_t)w % 2)
+        return err_set(e, ERR_INVALID, "matmul: cannot pack %zu x %zu %s weights (stride %zu)",
+                       rows, cols, q->name, ws);
+    void *data = aligned_alloc(64, ALIGN64(bytes));
+    if (!data)
+        return err_set(e, ERR_NOMEM, "matmul: cannot allocate %zu bytes of packed weights", bytes);
+    memset(data, 0, ALIGN64(bytes));
+    size_t nblk = cols / q->block, gb = nblk * packers[type].bytes;
+    long groups = (long)(rows / 8 + (rows % 8 != 0));
+    pack_fn pack = packers[type].pack;
+#pragma omp parallel for schedule(static) num_threads(n_threads > 1 ? n_threads : 1)
+    for (long g = 0; g < groups; g++) {
+        size_t r0 = 8 * (size_t)g, nrow = rows - r0 < 8 ? rows - r0 : 8;
+        pack((const uint8_t *)w + r0 * ws, ws, nrow, nblk, (uint8_t *)data + (size_t)g * gb);
+    }
+    out->type = type;
+    out->rows = rows;
+    out->cols = cols;
+    out->group_bytes = gb;
+    out->data = data;
+    out->bytes = bytes;
+    return 0;
+}
+
+void matmul_packed_release(matmul_packed *p)
+{
+    free(p->data);
+    p->data = NULL;
+    p->bytes = 0;
+}
+
 int matmul_kernels_init(matmul_kernels *k, int isa, err *e)
 {
     int best = matmul_isa_detect();
@@ -120,6 +324,8 @@ int matmul_kernels_init(matmul_kernels *k, int isa, err *e)
         k->type[t].quantize_act = tr->act_type == QTYPE_F32 ? NULL : at->quantize_act;
         k->type[t].gemm = gemm_refs[t];
         k->type[t].isa = MATMUL_ISA_REF;
+        if (tr->act_type == QTYPE_Q8_0) k->type[t].quantize_act_packed = act_q8_0x_ref;
+        if (tr->act_type == QTYPE_Q8_K) k->type[t].quantize_act_packed = act_q8_kx_ref;
     }
 #if defined(MATMUL_X86)
     if (isa >= MATMUL_ISA_AVX2) matmul_fill_avx2(k);
@@ -131,8 +337,6 @@ int matmul_kernels_init(matmul_kernels *k, int isa, err *e)
 }
 
 /* ==== workspace ======================================================================== */
-
-#define ALIGN64(x) (((x) + 63) & ~(size_t)63)
 
 /* Bytes of one converted activation row: the largest format is F16 (2 bytes a value;
  * Q8_K needs 292/256, Q8_0 34/32, Q8_1 36/32). 0 on overflow. */
@@ -162,6 +366,7 @@ int matmul_ws_init(matmul_ws *ws, size_t max_cols, size_t max_batch, err *e)
         return err_set(e, ERR_NOMEM, "matmul: cannot allocate %zu bytes of scratch", n);
     }
     ws->size = n;
+    ws->next = 0;
     return 0;
 }
 
@@ -186,6 +391,17 @@ int matmul_check(const matmul_kernels *k, const matmul_args *mm, const matmul_ws
     if (mm->type >= QTYPE_COUNT || !k->type[mm->type].gemm)
         return err_set(e, ERR_UNSUPPORTED, "matmul: cannot multiply %s weights",
                        q ? q->name : "unknown-type");
+    if (mm->packed) {
+        const matmul_packed *p = mm->packed;
+        if (!k->type[mm->type].gemm_packed)
+            return err_set(e, ERR_UNSUPPORTED, "matmul: level %s has no packed %s kernel",
+                           matmul_isa_name(k->isa), q->name);
+        if (p->type != mm->type || p->rows != mm->rows || p->cols != mm->cols || !p->data)
+            return err_set(e, ERR_INVALID,
+                           "matmul: packed weights are %zu x %zu %s, not %zu x %zu %s", p->rows,
+                           p->cols, qtype_get(p->type) ? qtype_get(p->type)->name : "?", mm->rows,
+                           mm->cols, q->name);
+    }
     if (mm->cols == 0 || mm->cols % q->block)
         return err_set(e, ERR_INVALID,
                        "matmul: %zu columns is not a positive multiple of the %s block (%u)",
@@ -196,8 +412,9 @@ int matmul_check(const matmul_kernels *k, const matmul_args *mm, const matmul_ws
     size_t xs = mm->x_stride ? mm->x_stride : mm->cols;
     size_t ys = mm->y_stride ? mm->y_stride : mm->rows;
     size_t align = mm->type == QTYPE_F32 ? 4 : 2;
-    if (!mm->w || !mm->x || !mm->y) return err_set(e, ERR_INVALID, "matmul: NULL w, x or y");
-    if (wst < row_bytes || wst % align || (uintptr_t)mm->w % align)
+    if ((!mm->w && !mm->packed) || !mm->x || !mm->y)
+        return err_set(e, ERR_INVALID, "matmul: NULL w, x or y");
+    if (!mm->packed && (wst < row_bytes || wst % align || (uintptr_t)mm->w % align))
         return err_set(
             e, ERR_INVALID,
             "matmul: %s weight rows must be %zu bytes at least, %zu-aligned (stride %zu)", q->name,
@@ -209,9 +426,10 @@ int matmul_check(const matmul_kernels *k, const matmul_args *mm, const matmul_ws
     uintptr_t x0 = (uintptr_t)mm->x, x1 = x0 + ((mm->batch - 1) * xs + mm->cols) * sizeof(float);
     uintptr_t y0 = (uintptr_t)mm->y, y1 = y0 + ((mm->batch - 1) * ys + mm->rows) * sizeof(float);
     if (x0 < y1 && y0 < x1) return err_set(e, ERR_INVALID, "matmul: x and y overlap");
+    if (!ws) return err_set(e, ERR_INVALID, "matmul: no workspace");
     if (k->type[mm->type].quantize_act) {
         size_t need = matmul_ws_bytes(mm->cols, mm->batch);
-        if (!ws || !ws->data || ws->size < need)
+        if (!ws->data || ws->size < need)
             return err_set(
                 e, ERR_LIMIT,
                 "matmul: scratch of %zu bytes is smaller than the %zu needed for %zu x %zu",
@@ -236,42 +454,51 @@ void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *
     const size_t cols = mm->cols, rows = mm->rows, batch = mm->batch;
     const size_t xs = mm->x_stride ? mm->x_stride : cols;
     const size_t ys = mm->y_stride ? mm->y_stride : rows;
-    const size_t wst = w_stride_of(mm);
+    const int packed = mm->packed != NULL;
+    const size_t wst = packed ? mm->packed->group_bytes : w_stride_of(mm);
+    const uint8_t *w = packed ? mm->packed->data : mm->w;
+    const quant_quantize_fn quantize = packed ? tk->quantize_act_packed : tk->quantize_act;
+    const matmul_gemm_fn gemm = packed ? tk->gemm_packed : tk->gemm;
     const int ith = omp_get_thread_num(), nth = omp_get_num_threads();
 
     /* 1. x -> activation format, (batch, act_stride) in the scratch; the work is split
      * into activation blocks so one long row still uses every thread */
     const void *act = mm->x;
     size_t as = xs * sizeof(float);
-    if (tk->quantize_act) {
-        const qtype_info *aq = qtype_get(tk->act_type);
-        size_t blk = aq->block, bbytes = aq->bytes;
+    if (quantize) {
+        size_t blk, bbytes;
+        act_block_shape(tk, packed, &blk, &bbytes);
         size_t per_row = cols / blk, total = per_row * batch;
         as = act_row_bytes(cols);
         size_t u = total * (size_t)ith / (size_t)nth, u1 = total * (size_t)(ith + 1) / (size_t)nth;
         while (u < u1) {
             size_t b = u / per_row, c0 = u % per_row;
             size_t c1 = per_row < c0 + (u1 - u) ? per_row : c0 + (u1 - u);
-            tk->quantize_act(mm->x + b * xs + c0 * blk, (uint8_t *)ws->data + b * as + c0 * bbytes,
-                             (c1 - c0) * blk);
+            quantize(mm->x + b * xs + c0 * blk, (uint8_t *)ws->data + b * as + c0 * bbytes,
+                     (c1 - c0) * blk);
             u += c1 - c0;
         }
         act = ws->data;
-#pragma omp barrier
     }
+    if (ith == 0) ws->next = 0;
+#pragma omp barrier
 
-    /* 2. this thread's rows: contiguous, in multiples of 16 */
-    size_t chunks = (rows + 15) / 16;
-    size_t r0 = 16 * (chunks * (size_t)ith / (size_t)nth);
-    size_t r1 = 16 * (chunks * (size_t)(ith + 1) / (size_t)nth);
-    if (r1 > rows) r1 = rows;
-    if (r0 < r1) {
-        size_t nbc = batch_chunk(as, batch);
-        for (size_t b0 = 0; b0 < batch; b0 += nbc) {
-            size_t nb = batch - b0 < nbc ? batch - b0 : nbc;
-            tk->gemm(cols, (const uint8_t *)mm->w + r0 * wst, wst, r1 - r0,
-                     (const uint8_t *)act + b0 * as, as, nb, mm->y + b0 * ys + r0, ys);
-        }
+    /* 2. (batch chunk, row chunk) units handed out in order from a shared counter: row
+     * chunks are multiples of 16 rows, about 8 per thread, so a thread the shared machine
+     * preempts does not hold the others up; a row's result does not depend on which
+     * thread computes it */
+    size_t nbc = batch_chunk(as, batch), nbchunks = (batch + nbc - 1) / nbc;
+    size_t rc = (rows / (8 * (size_t)nth) + 15) & ~(size_t)15;
+    if (rc < 16) rc = 16;
+    size_t nrc = (rows + rc - 1) / rc, units = nrc * nbchunks;
+    for (;;) {
+        size_t u = __atomic_fetch_add(&ws->next, 1, __ATOMIC_RELAXED);
+        if (u >= units) break;
+        size_t b0 = u / nrc * nbc, r0 = u % nrc * rc;
+        size_t nb = batch - b0 < nbc ? batch - b0 : nbc, nr = rows - r0 < rc ? rows - r0 : rc;
+        /* packed: r0 is a multiple of 16, so a whole number of groups of 8 rows */
+        const uint8_t *wr = packed ? w + r0 / 8 * wst : w + r0 * wst;
+        gemm(cols, wr, wst, nr, (const uint8_t *)act + b0 * as, as, nb, mm->y + b0 * ys + r0, ys);
     }
 #pragma omp barrier
 }

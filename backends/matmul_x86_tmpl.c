@@ -1,20 +1,31 @@
-/* matmul_x86_tmpl.c: the x86 SIMD gemm kernels, built once per ISA level.
+/* matmul_x86_tmpl.c: the x86 SIMD kernels, built once per ISA level.
  *
  * backends/meson.build compiles this file four times, with the -m flags of a level
  * (avx2, avx512, avx512vnni, avx512bf16), MATMUL_SUFFIX naming it and MATMUL_LEVEL its
  * enum matmul_isa value; the compiler's own __AVX512F__ / __AVX512VNNI__ / __AVX512BF16__
- * macros pick the instructions below. Each build exports one matmul_fill_<suffix>.
+ * macros pick the instructions below. Each build exports one matmul_fill_<suffix>. In
+ * the order the data flows: file-layout tiles, packed-layout tiles, activation
+ * quantizers, drivers, the fill function.
  *
- * Every kernel is a tile: RW weight rows x RB activation rows, one f32 accumulator
- * vector per (row, activation) pair. A weight block is loaded and unpacked once per tile
- * and serves the RB activation rows; the activation block serves the RW weight rows.
- * Each pair runs the same instruction sequence whatever the tile shape, so results do
- * not depend on the batch size or on how rows are split across threads.
+ * File layout: a tile is RW weight rows x RB activation rows, one f32 accumulator vector
+ * per (row, activation) pair, summed horizontally at the end. A weight block is loaded
+ * and unpacked once per tile and serves the RB activation rows; the activation block
+ * serves the RW weight rows.
+ *
+ * Packed layout (matmul_impl.h): a tile is RG groups of 8 rows x RB activation rows; a
+ * 32-bit lane is one row, 4 activation bytes are broadcast, and the 8 row sums of a
+ * block land in one register, scaled and added in the references' order.
+ *
+ * Either way each (row, activation) pair runs the same instruction sequence whatever the
+ * tile shape, so results do not depend on the batch size or on how rows are split
+ * across threads.
  *
  * Integer dots: weights enter as unsigned bytes, activations as signed bytes (|a| <= 127
- * from our quantizers, |w| <= 128 after the sign trick), so vpmaddubsw never saturates;
+ * from our quantizers, |w| <= 128 after the sign trick), so vpmaddubsw never saturates
+ * (where its i16 pair sums are accumulated further, the comment says why they fit);
  * vpdpbusd (VNNI) and vpmaddubsw+vpmaddwd(1) give the same eight i32 lanes (lane i sums
- * bytes 4i..4i+3), hence the same f32 results.
+ * bytes 4i..4i+3), hence the same f32 results. No a*b+c here may become an FMA unless
+ * written as one (-ffp-contract=off).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -43,12 +54,20 @@
 #define T_Q4_K 2, 2, 4
 #define T_Q6_K 2, 2, 4
 #define T_FLT  4, 4, 3
+#define P_Q4_0 4, 2, 4
+#define P_Q8_0 4, 2, 4
+#define P_Q4_K 2, 1, 4
+#define P_Q6_K 2, 1, 3
 #else
 #define T_Q8_0 4, 2, 3
 #define T_Q4_0 4, 2, 3
 #define T_Q4_K 2, 1, 4
 #define T_Q6_K 2, 1, 4
 #define T_FLT  4, 2, 4
+#define P_Q4_0 2, 1, 4
+#define P_Q8_0 2, 1, 4
+#define P_Q4_K 1, 1, 2
+#define P_Q6_K 1, 1, 2
 #endif
 
 /* ==== helpers ========================================================================== */
@@ -459,6 +478,648 @@ AI void tile_bf16(const int RW, const int RB, size_t n, const uint8_t *w, size_t
 }
 #endif
 
+/* ==== packed layouts (matmul_impl.h): one row per 32-bit lane ========================== */
+
+#define MAXG 4
+
+/* 4 activation bytes at p broadcast to every lane. */
+AI __m256i bcast4(const int8_t *p)
+{
+    int32_t v;
+    memcpy(&v, p, 4);
+    return _mm256_set1_epi32(v);
+}
+
+/* Writes the 8 row results of a group, or the first `valid` of them. */
+AI void store_rows(float *y, __m256 v, size_t valid)
+{
+    if (valid >= 8) {
+        _mm256_storeu_ps(y, v);
+        return;
+    }
+    float tmp[8];
+    _mm256_storeu_ps(tmp, v);
+    for (size_t j = 0; j < valid; j++) y[j] = tmp[j];
+}
+
+AI size_t group_rows(size_t rows_left, int g)
+{
+    size_t off = 8 * (size_t)g;
+    return rows_left > off ? rows_left - off : 0;
+}
+
+/* sum += (d_w d_a) * isum, as the references do it (no fused multiply-add). */
+AI __m256 acc_block(__m256 acc, __m256 dw, float da, __m256i isum)
+{
+    __m256 scale = _mm256_mul_ps(dw, _mm256_set1_ps(da));
+    return _mm256_add_ps(acc, _mm256_mul_ps(scale, _mm256_cvtepi32_ps(isum)));
+}
+
+/* ---- Q4_0 x 8 ---- */
+
+AI void ptile_q4_0(const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
+                   const uint8_t *a, size_t as, float *y, size_t ys, size_t rows_left)
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[MAXG][MAXRB];
+    for (int g = 0; g < RG; g++)
+        for (int b = 0; b < RB; b++) acc[g][b] = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / 32; i++) {
+        const blk_q4_0x8 *bw[MAXG];
+        const act_q8_0x *ba[MAXRB];
+        for (int g = 0; g < RG; g++) bw[g] = (const blk_q4_0x8 *)(w + g * gs) + i;
+        for (int b = 0; b < RB; b++) ba[b] = (const act_q8_0x *)(a + b * as) + i;
+#if defined(__AVX512VNNI__)
+        /* per row: sum nib a - 8 sum a, the correction as the starting value */
+        __m256i slo[MAXG][MAXRB], shi[MAXG][MAXRB];
+        for (int g = 0; g < RG; g++)
+            for (int b = 0; b < RB; b++) {
+                slo[g][b] = _mm256_set1_epi32(ba[b]->neg8sum);
+                shi[g][b] = _mm256_setzero_si256();
+            }
+        for (int c = 0; c < 4; c++) {
+            __m256i lo[MAXG], hi[MAXG];
+            for (int g = 0; g < RG; g++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(bw[g]->qs + 32 * c));
+                lo[g] = _mm256_and_si256(v, m4);
+                hi[g] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            }
+            for (int b = 0; b < RB; b++) {
+                __m256i al = bcast4(ba[b]->qs + 4 * c), ah = bcast4(ba[b]->qs + 16 + 4 * c);
+                for (int g = 0; g < RG; g++) {
+                    slo[g][b] = _mm256_dpbusd_epi32(slo[g][b], lo[g], al);
+                    shi[g][b] = _mm256_dpbusd_epi32(shi[g][b], hi[g], ah);
+                }
+            }
+        }
+        for (int g = 0; g < RG; g++) {
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)bw[g]->d));
+            for (int b = 0; b < RB; b++)
+                acc[g][b] =
+                    acc_block(acc[g][b], dw, ba[b]->d, _mm256_add_epi32(slo[g][b], shi[g][b]));
+        }
+#else
+        /* vpmaddubsw pair sums are <= 2*15*127; eight of them fit in i16 */
+        __m256i s16[MAXG][MAXRB];
+        for (int g = 0; g < RG; g++)
+            for (int b = 0; b < RB; b++) s16[g][b] = _mm256_setzero_si256();
+        for (int c = 0; c < 4; c++) {
+            __m256i lo[MAXG], hi[MAXG];
+            for (int g = 0; g < RG; g++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(bw[g]->qs + 32 * c));
+                lo[g] = _mm256_and_si256(v, m4);
+                hi[g] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            }
+            for (int b = 0; b < RB; b++) {
+                __m256i al = bcast4(ba[b]->qs + 4 * c), ah = bcast4(ba[b]->qs + 16 + 4 * c);
+                for (int g = 0; g < RG; g++)
+                    s16[g][b] = _mm256_add_epi16(s16[g][b],
+                                                 _mm256_add_epi16(_mm256_maddubs_epi16(lo[g], al),
+                                                                  _mm256_maddubs_epi16(hi[g], ah)));
+            }
+        }
+        for (int g = 0; g < RG; g++) {
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)bw[g]->d));
+            for (int b = 0; b < RB; b++) {
+                __m256i s = _mm256_add_epi32(_mm256_madd_epi16(s16[g][b], _mm256_set1_epi16(1)),
+                                             _mm256_set1_epi32(ba[b]->neg8sum));
+                acc[g][b] = acc_block(acc[g][b], dw, ba[b]->d, s);
+            }
+        }
+#endif
+    }
+    for (int g = 0; g < RG; g++)
+        for (int b = 0; b < RB; b++)
+            store_rows(y + b * ys + 8 * g, acc[g][b], group_rows(rows_left, g));
+}
+
+/* ---- Q8_0 x 8 ---- */
+
+AI void ptile_q8_0(const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
+                   const uint8_t *a, size_t as, float *y, size_t ys, size_t rows_left)
+{
+    __m256 acc[MAXG][MAXRB];
+    for (int g = 0; g < RG; g++)
+        for (int b = 0; b < RB; b++) acc[g][b] = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / 32; i++) {
+        const blk_q8_0x8 *bw[MAXG];
+        const act_q8_0x *ba[MAXRB];
+        __m256i s0[MAXG][MAXRB], s1[MAXG][MAXRB];
+        for (int g = 0; g < RG; g++) bw[g] = (const blk_q8_0x8 *)(w + g * gs) + i;
+        for (int b = 0; b < RB; b++) ba[b] = (const act_q8_0x *)(a + b * as) + i;
+        for (int g = 0; g < RG; g++)
+            for (int b = 0; b < RB; b++) {
+#if defined(__AVX512VNNI__)
+                s0[g][b] = _mm256_set1_epi32(ba[b]->neg128sum); /* sum (w + 128) a - 128 sum a */
+#else
+                s0[g][b] = _mm256_setzero_si256();
+#endif
+                s1[g][b] = _mm256_setzero_si256();
+            }
+        for (int c = 0; c < 8; c += 2) {
+            __m256i w0[MAXG], w1[MAXG];
+            for (int g = 0; g < RG; g++) {
+                w0[g] = _mm256_loadu_si256((const __m256i *)(bw[g]->qs + 32 * c));
+                w1[g] = _mm256_loadu_si256((const __m256i *)(bw[g]->qs + 32 * c + 32));
+            }
+#if defined(__AVX512VNNI__)
+            for (int g = 0; g < RG; g++) {
+                w0[g] = _mm256_xor_si256(w0[g], _mm256_set1_epi8((char)0x80));
+                w1[g] = _mm256_xor_si256(w1[g], _mm256_set1_epi8((char)0x80));
+            }
+            for (int b = 0; b < RB; b++) {
+                __m256i a0 = bcast4(ba[b]->qs + 4 * c), a1 = bcast4(ba[b]->qs + 4 * c + 4);
+                for (int g = 0; g < RG; g++) {
+                    s0[g][b] = _mm256_dpbusd_epi32(s0[g][b], w0[g], a0);
+                    s1[g][b] = _mm256_dpbusd_epi32(s1[g][b], w1[g], a1);
+                }
+            }
+#else
+            __m256i u0[MAXG], u1[MAXG];
+            for (int g = 0; g < RG; g++) {
+                u0[g] = _mm256_sign_epi8(w0[g], w0[g]);
+                u1[g] = _mm256_sign_epi8(w1[g], w1[g]);
+            }
+            for (int b = 0; b < RB; b++) {
+                __m256i a0 = bcast4(ba[b]->qs + 4 * c), a1 = bcast4(ba[b]->qs + 4 * c + 4);
+                for (int g = 0; g < RG; g++) {
+                    s0[g][b] = dot_acc(s0[g][b], u0[g], _mm256_sign_epi8(a0, w0[g]));
+                    s1[g][b] = dot_acc(s1[g][b], u1[g], _mm256_sign_epi8(a1, w1[g]));
+                }
+            }
+#endif
+        }
+        for (int g = 0; g < RG; g++) {
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)bw[g]->d));
+            for (int b = 0; b < RB; b++)
+                acc[g][b] =
+                    acc_block(acc[g][b], dw, ba[b]->d, _mm256_add_epi32(s0[g][b], s1[g][b]));
+        }
+    }
+    for (int g = 0; g < RG; g++)
+        for (int b = 0; b < RB; b++)
+            store_rows(y + b * ys + 8 * g, acc[g][b], group_rows(rows_left, g));
+}
+
+/* ---- Q4_K x 8 and Q5_K x 8 ---- */
+
+/* Bit `bit` of each byte of v moved to bit 4, everything else cleared (Q5_K's fifth bit). */
+AI __m256i bit_to_16(__m256i v, int bit)
+{
+    __m256i t = bit <= 4 ? _mm256_slli_epi16(v, 4 - bit) : _mm256_srli_epi16(v, bit - 4);
+    return _mm256_and_si256(t, _mm256_set1_epi8(0x10));
+}
+
+AI void ptile_qk45(const int Q5, const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
+                   const uint8_t *a, size_t as, float *y, size_t ys, size_t rows_left)
+{
+    /* Q5_K x 8 is a Q4_K x 8 block followed by the fifth bits */
+    const size_t bs = Q5 ? sizeof(blk_q5_kx8) : sizeof(blk_q4_kx8);
+
+    const __m256i m4 = _mm256_set1_epi8(0x0f);
+    __m256 acc[MAXG][MAXRB];
+    for (int g = 0; g < RG; g++)
+        for (int b = 0; b < RB; b++) acc[g][b] = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const blk_q4_kx8 *bw[MAXG];
+        const act_q8_kx *ba[MAXRB];
+        __m256i isum[MAXG][MAXRB], msum[MAXG][MAXRB];
+        const uint8_t *qh[MAXG];
+        for (int g = 0; g < RG; g++) {
+            bw[g] = (const blk_q4_kx8 *)(w + g * gs + i * bs);
+            qh[g] = (const uint8_t *)bw[g] + sizeof(blk_q4_kx8);
+        }
+        for (int b = 0; b < RB; b++) ba[b] = (const act_q8_kx *)(a + b * as) + i;
+        /* mins: per row sum_s m_s (sum of q_a over sub-block s), two sub-blocks per madd */
+        for (int g = 0; g < RG; g++)
+            for (int b = 0; b < RB; b++) msum[g][b] = isum[g][b] = _mm256_setzero_si256();
+        for (int t = 0; t < 4; t++) {
+            __m256i mm[MAXG];
+            for (int g = 0; g < RG; g++)
+                mm[g] = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)bw[g]->m[t]));
+            for (int b = 0; b < RB; b++) {
+                int32_t pp;
+                memcpy(&pp, ba[b]->psums + 2 * t, 4);
+                __m256i p = _mm256_set1_epi32(pp);
+                for (int g = 0; g < RG; g++)
+                    msum[g][b] = _mm256_add_epi32(msum[g][b], _mm256_madd_epi16(mm[g], p));
+            }
+        }
+        for (int p = 0; p < 4; p++) {
+#if defined(__AVX512VNNI__)
+            __m256i slo[MAXG][MAXRB], shi[MAXG][MAXRB];
+            for (int g = 0; g < RG; g++)
+                for (int b = 0; b < RB; b++) slo[g][b] = shi[g][b] = _mm256_setzero_si256();
+            for (int c = 0; c < 8; c++) {
+                __m256i lo[MAXG], hi[MAXG];
+                for (int g = 0; g < RG; g++) {
+                    __m256i v = _mm256_loadu_si256((const __m256i *)bw[g]->qs[p][c]);
+                    lo[g] = _mm256_and_si256(v, m4);
+                    hi[g] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                    if (Q5) {
+                        __m256i hb = _mm256_loadu_si256((const __m256i *)(qh[g] + 32 * c));
+                        lo[g] = _mm256_or_si256(lo[g], bit_to_16(hb, 2 * p));
+                        hi[g] = _mm256_or_si256(hi[g], bit_to_16(hb, 2 * p + 1));
+                    }
+                }
+                for (int b = 0; b < RB; b++) {
+                    __m256i al = bcast4(ba[b]->qs + 64 * p + 4 * c);
+                    __m256i ah = bcast4(ba[b]->qs + 64 * p + 32 + 4 * c);
+                    for (int g = 0; g < RG; g++) {
+                        slo[g][b] = _mm256_dpbusd_epi32(slo[g][b], lo[g], al);
+                        shi[g][b] = _mm256_dpbusd_epi32(shi[g][b], hi[g], ah);
+                    }
+                }
+            }
+            for (int g = 0; g < RG; g++) {
+                __m256i sl =
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)bw[g]->sc[2 * p]));
+                __m256i sh =
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)bw[g]->sc[2 * p + 1]));
+                for (int b = 0; b < RB; b++)
+                    isum[g][b] = _mm256_add_epi32(
+                        isum[g][b], _mm256_add_epi32(_mm256_mullo_epi32(slo[g][b], sl),
+                                                     _mm256_mullo_epi32(shi[g][b], sh)));
+            }
+#else
+            /* vpmaddubsw pair sums are <= 2*15*127 (eight chunks fit in i16) or 2*31*127 for
+             * Q5_K (four): accumulate `win` chunks, then vpmaddwd applies the scale */
+            const int win = Q5 ? 4 : 8;
+            __m256i sl[MAXG], sh[MAXG];
+            for (int g = 0; g < RG; g++) {
+                __m128i l8 = _mm_loadl_epi64((const __m128i *)bw[g]->sc[2 * p]);
+                __m128i h8 = _mm_loadl_epi64((const __m128i *)bw[g]->sc[2 * p + 1]);
+                sl[g] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(l8, l8));
+                sh[g] = _mm256_cvtepu8_epi16(_mm_unpacklo_epi8(h8, h8));
+            }
+            for (int c0 = 0; c0 < 8; c0 += win) {
+                __m256i slo[MAXG][MAXRB], shi[MAXG][MAXRB];
+                for (int g = 0; g < RG; g++)
+                    for (int b = 0; b < RB; b++) slo[g][b] = shi[g][b] = _mm256_setzero_si256();
+                for (int c = c0; c < c0 + win; c++) {
+                    __m256i lo[MAXG], hi[MAXG];
+                    for (int g = 0; g < RG; g++) {
+                        __m256i v = _mm256_loadu_si256((const __m256i *)bw[g]->qs[p][c]);
+                        lo[g] = _mm256_and_si256(v, m4);
+                        hi[g] = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+                        if (Q5) {
+                            __m256i hb = _mm256_loadu_si256((const __m256i *)(qh[g] + 32 * c));
+                            lo[g] = _mm256_or_si256(lo[g], bit_to_16(hb, 2 * p));
+                            hi[g] = _mm256_or_si256(hi[g], bit_to_16(hb, 2 * p + 1));
+                        }
+                    }
+                    for (int b = 0; b < RB; b++) {
+                        __m256i al = bcast4(ba[b]->qs + 64 * p + 4 * c);
+                        __m256i ah = bcast4(ba[b]->qs + 64 * p + 32 + 4 * c);
+                        for (int g = 0; g < RG; g++) {
+                            slo[g][b] =
+                                _mm256_add_epi16(slo[g][b], _mm256_maddubs_epi16(lo[g], al));
+                            shi[g][b] =
+                                _mm256_add_epi16(shi[g][b], _mm256_maddubs_epi16(hi[g], ah));
+                        }
+                    }
+                }
+                for (int g = 0; g < RG; g++)
+                    for (int b = 0; b < RB; b++)
+                        isum[g][b] = _mm256_add_epi32(
+                            isum[g][b], _mm256_add_epi32(_mm256_madd_epi16(slo[g][b], sl[g]),
+                                                         _mm256_madd_epi16(shi[g][b], sh[g])));
+            }
+#endif
+        }
+        for (int g = 0; g < RG; g++) {
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)bw[g]->d));
+            __m256 mw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)bw[g]->dmin));
+            for (int b = 0; b < RB; b++) {
+                /* sum += (d_w d_a) isum - (dmin_w d_a) msum */
+                __m256 da = _mm256_set1_ps(ba[b]->d);
+                __m256 t1 = _mm256_mul_ps(_mm256_mul_ps(dw, da), _mm256_cvtepi32_ps(isum[g][b]));
+                __m256 t2 = _mm256_mul_ps(_mm256_mul_ps(mw, da), _mm256_cvtepi32_ps(msum[g][b]));
+                acc[g][b] = _mm256_add_ps(acc[g][b], _mm256_sub_ps(t1, t2));
+            }
+        }
+    }
+    for (int g = 0; g < RG; g++)
+        for (int b = 0; b < RB; b++)
+            store_rows(y + b * ys + 8 * g, acc[g][b], group_rows(rows_left, g));
+}
+
+AI void ptile_q4_k(const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
+                   const uint8_t *a, size_t as, float *y, size_t ys, size_t rows_left)
+{
+    ptile_qk45(0, RG, RB, n, w, gs, a, as, y, ys, rows_left);
+}
+
+AI void ptile_q5_k(const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
+                   const uint8_t *a, size_t as, float *y, size_t ys, size_t rows_left)
+{
+    ptile_qk45(1, RG, RB, n, w, gs, a, as, y, ys, rows_left);
+}
+
+/* ---- Q6_K x 8 ---- */
+
+/* Chunk c of the four runs of half h: unsigned 6-bit values (q + 32). */
+AI void q6kx8_runs(const blk_q6_kx8 *bw, int h, int c, __m256i q[4])
+{
+    const __m256i m4 = _mm256_set1_epi8(0x0f), m30 = _mm256_set1_epi8(0x30);
+    __m256i l0 = _mm256_loadu_si256((const __m256i *)bw->ql[h][0][c]);
+    __m256i l1 = _mm256_loadu_si256((const __m256i *)bw->ql[h][1][c]);
+    __m256i qh = _mm256_loadu_si256((const __m256i *)bw->qh[h][c]);
+    q[0] =
+        _mm256_or_si256(_mm256_and_si256(l0, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 4), m30));
+    q[1] =
+        _mm256_or_si256(_mm256_and_si256(l1, m4), _mm256_and_si256(_mm256_slli_epi16(qh, 2), m30));
+    q[2] =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l0, 4), m4), _mm256_and_si256(qh, m30));
+    q[3] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                           _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30));
+}
+
+AI void ptile_q6_k(const int RG, const int RB, size_t n, const uint8_t *w, size_t gs,
+                   const uint8_t *a, size_t as, float *y, size_t ys, size_t rows_left)
+{
+    __m256 acc[MAXG][MAXRB];
+    for (int g = 0; g < RG; g++)
+        for (int b = 0; b < RB; b++) acc[g][b] = _mm256_setzero_ps();
+    for (size_t i = 0; i < n / QK_K; i++) {
+        const blk_q6_kx8 *bw[MAXG];
+        const act_q8_kx *ba[MAXRB];
+        __m256i isum[MAXG][MAXRB];
+        for (int g = 0; g < RG; g++) bw[g] = (const blk_q6_kx8 *)(w + g * gs) + i;
+        for (int b = 0; b < RB; b++) ba[b] = (const act_q8_kx *)(a + b * as) + i;
+        /* the -32 of q: isum starts at -32 sum_g scale_g bsums_g (two groups per madd) */
+        for (int g = 0; g < RG; g++)
+            for (int b = 0; b < RB; b++) isum[g][b] = _mm256_setzero_si256();
+        for (int t = 0; t < 8; t++) {
+            __m256i sp[MAXG];
+            for (int g = 0; g < RG; g++)
+                sp[g] = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)bw[g]->sc[t]));
+            for (int b = 0; b < RB; b++) {
+                int32_t bb;
+                memcpy(&bb, ba[b]->bsums + 2 * t, 4);
+                __m256i bs = _mm256_set1_epi32(bb);
+                for (int g = 0; g < RG; g++)
+                    isum[g][b] = _mm256_sub_epi32(
+                        isum[g][b], _mm256_slli_epi32(_mm256_madd_epi16(sp[g], bs), 5));
+            }
+        }
+        for (int h = 0; h < 2; h++) {
+            for (int q = 0; q < 2; q++) {
+                /* chunks 4q..4q+3 of each run k are group 8h + 2k + q */
+#if defined(__AVX512VNNI__)
+                __m256i gs4[MAXG][MAXRB][4];
+                for (int g = 0; g < RG; g++)
+                    for (int b = 0; b < RB; b++)
+                        for (int k = 0; k < 4; k++) gs4[g][b][k] = _mm256_setzero_si256();
+                for (int c = 4 * q; c < 4 * q + 4; c++) {
+                    __m256i qv[MAXG][4];
+                    for (int g = 0; g < RG; g++) q6kx8_runs(bw[g], h, c, qv[g]);
+                    for (int b = 0; b < RB; b++)
+                        for (int k = 0; k < 4; k++) {
+                            __m256i av = bcast4(ba[b]->qs + 128 * h + 32 * k + 4 * c);
+                            for (int g = 0; g < RG; g++)
+                                gs4[g][b][k] = _mm256_dpbusd_epi32(gs4[g][b][k], qv[g][k], av);
+                        }
+                }
+                for (int g = 0; g < RG; g++)
+                    for (int k = 0; k < 4; k++) {
+                        /* scale of group 8h+2k+q: element q of pair t = 4h+k, as i32 lanes */
+                        __m256i sp = _mm256_cvtepi8_epi16(
+                            _mm_loadu_si128((const __m128i *)bw[g]->sc[4 * h + k]));
+                        __m256i s32 = q ? _mm256_srai_epi32(sp, 16)
+                                        : _mm256_srai_epi32(_mm256_slli_epi32(sp, 16), 16);
+                        for (int b = 0; b < RB; b++)
+                            isum[g][b] =
+                                _mm256_add_epi32(isum[g][b], _mm256_mullo_epi32(gs4[g][b][k], s32));
+                    }
+#else
+                /* pair sums <= 2*63*127: vpmaddwd with the row's scale in both i16 halves */
+                __m256i s16[MAXG][4];
+                for (int g = 0; g < RG; g++)
+                    for (int k = 0; k < 4; k++) {
+                        __m256i sp = _mm256_cvtepi8_epi16(
+                            _mm_loadu_si128((const __m128i *)bw[g]->sc[4 * h + k]));
+                        s16[g][k] =
+                            q ? _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(sp, 0xf5), 0xf5)
+                              : _mm256_shufflehi_epi16(_mm256_shufflelo_epi16(sp, 0xa0), 0xa0);
+                    }
+                for (int c = 4 * q; c < 4 * q + 4; c++) {
+                    __m256i qv[MAXG][4];
+                    for (int g = 0; g < RG; g++) q6kx8_runs(bw[g], h, c, qv[g]);
+                    for (int b = 0; b < RB; b++)
+                        for (int k = 0; k < 4; k++) {
+                            __m256i av = bcast4(ba[b]->qs + 128 * h + 32 * k + 4 * c);
+                            for (int g = 0; g < RG; g++)
+                                isum[g][b] = _mm256_add_epi32(
+                                    isum[g][b], _mm256_madd_epi16(
+                                                    _mm256_maddubs_epi16(qv[g][k], av), s16[g][k]));
+                        }
+                }
+#endif
+            }
+        }
+        for (int g = 0; g < RG; g++) {
+            __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)bw[g]->d));
+            for (int b = 0; b < RB; b++) acc[g][b] = acc_block(acc[g][b], dw, ba[b]->d, isum[g][b]);
+        }
+    }
+    for (int g = 0; g < RG; g++)
+        for (int b = 0; b < RB; b++)
+            store_rows(y + b * ys + 8 * g, acc[g][b], group_rows(rows_left, g));
+}
+
+/* Packed drivers: groups of 8 rows (outer) x activation rows (inner). */
+#define PGEMM_(name, tile, RG1, RGN, RBN)                                                          \
+    static void FN(name)(size_t n, const void *w, size_t gs, size_t nr, const void *a, size_t as,  \
+                         size_t nb, float *y, size_t ys)                                           \
+    {                                                                                              \
+        const uint8_t *W = w, *A = a;                                                              \
+        size_t ng = (nr + 7) / 8, g = 0;                                                           \
+        if (nb == 1) {                                                                             \
+            for (; g + RG1 <= ng; g += RG1)                                                        \
+                tile(RG1, 1, n, W + g * gs, gs, A, as, y + 8 * g, ys, nr - 8 * g);                 \
+            for (; g < ng; g++) tile(1, 1, n, W + g * gs, gs, A, as, y + 8 * g, ys, nr - 8 * g);   \
+            return;                                                                                \
+        }                                                                                          \
+        for (; g + RGN <= ng; g += RGN) {                                                          \
+            size_t b = 0;                                                                          \
+            for (; b + RBN <= nb; b += RBN)                                                        \
+                tile(RGN, RBN, n, W + g * gs, gs, A + b * as, as, y + b * ys + 8 * g, ys,          \
+                     nr - 8 * g);                                                                  \
+            for (; b < nb; b++)                                                                    \
+                tile(RGN, 1, n, W + g * gs, gs, A + b * as, as, y + b * ys + 8 * g, ys,            \
+                     nr - 8 * g);                                                                  \
+        }                                                                                          \
+        for (; g < ng; g++) {                                                                      \
+            size_t b = 0;                                                                          \
+            for (; b + RBN <= nb; b += RBN)                                                        \
+                tile(1, RBN, n, W + g * gs, gs, A + b * as, as, y + b * ys + 8 * g, ys,            \
+                     nr - 8 * g);                                                                  \
+            for (; b < nb; b++)                                                                    \
+                tile(1, 1, n, W + g * gs, gs, A + b * as, as, y + b * ys + 8 * g, ys, nr - 8 * g); \
+        }                                                                                          \
+    }
+#define PGEMM(name, tile, shape) PGEMM_(name, tile, shape)
+
+PGEMM(pgemm_q4_0, ptile_q4_0, P_Q4_0)
+PGEMM(pgemm_q8_0, ptile_q8_0, P_Q8_0)
+PGEMM(pgemm_q4_k, ptile_q4_k, P_Q4_K)
+PGEMM(pgemm_q5_k, ptile_q5_k, P_Q4_K)
+PGEMM(pgemm_q6_k, ptile_q6_k, P_Q6_K)
+
+/* ==== activation quantizers (bit for bit the references of quant.h / matmul.c) ========= */
+
+/* Max |x| over 8k floats at x (k vectors). */
+AI float amax_vec(const float *x, int k)
+{
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    __m256 m = _mm256_setzero_ps();
+    for (int v = 0; v < k; v++)
+        m = _mm256_max_ps(m, _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * v)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* Four vectors of i32 (values 0..31 in order) -> 32 i8, saturating. */
+AI __m256i pack_i8(__m256i q0, __m256i q1, __m256i q2, __m256i q3)
+{
+    __m256i c = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+    return _mm256_permutevar8x32_epi32(c, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* One 32-value Q8_0 block: q = rne(x * (127 / amax)); returns the f32 d and sum q. */
+AI float act32(const float *x, int8_t *qs, int32_t *sum)
+{
+    float amax = amax_vec(x, 4);
+    float d = amax / 127.0f, id = amax != 0.0f ? 127.0f / amax : 0.0f;
+    __m256 vid = _mm256_set1_ps(id);
+    __m256i q[4];
+    for (int v = 0; v < 4; v++)
+        q[v] = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(x + 8 * v), vid));
+    _mm256_storeu_si256((__m256i *)qs, pack_i8(q[0], q[1], q[2], q[3]));
+    __m256i s = _mm256_add_epi32(_mm256_add_epi32(q[0], q[1]), _mm256_add_epi32(q[2], q[3]));
+    __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+    t = _mm_add_epi32(t, _mm_unpackhi_epi64(t, t));
+    t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 1));
+    *sum = _mm_cvtsi128_si32(t);
+    return d;
+}
+
+static void FN(act_q8_0)(const float *src, void *dst, size_t n)
+{
+    block_q8_0 *y = dst;
+    for (size_t i = 0; i < n / 32; i++) {
+        int32_t sum;
+        y[i].d = (uint16_t)_cvtss_sh(act32(src + 32 * i, y[i].qs, &sum), 0);
+    }
+}
+
+static void FN(act_q8_0x)(const float *src, void *dst, size_t n)
+{
+    act_q8_0x *y = dst;
+    for (size_t i = 0; i < n / 32; i++) {
+        int32_t sum;
+        y[i].d = _cvtsh_ss((uint16_t)_cvtss_sh(act32(src + 32 * i, y[i].qs, &sum), 0));
+        y[i].sum = sum;
+        y[i].neg8sum = -8 * sum;
+        y[i].neg128sum = -128 * sum;
+    }
+}
+
+/* One 256-value Q8_K block into qs and bsums; returns d (0 for an all-zero block). */
+AI float act256(const float *x, int8_t *qs, int16_t *bsums)
+{
+    float amax = amax_vec(x, 32);
+    if (amax == 0.0f) {
+        memset(qs, 0, QK_K);
+        memset(bsums, 0, 32);
+        return 0.0f;
+    }
+    /* the first element of largest magnitude gives the sign */
+    const __m256 sign = _mm256_set1_ps(-0.0f), va = _mm256_set1_ps(amax);
+    float max = amax;
+    for (int v = 0; v < 32; v++) {
+        __m256 ax = _mm256_andnot_ps(sign, _mm256_loadu_ps(x + 8 * v));
+        int mask = _mm256_movemask_ps(_mm256_cmp_ps(ax, va, _CMP_EQ_OQ));
+        if (mask) {
+            max = x[8 * v + __builtin_ctz((unsigned)mask)];
+            break;
+        }
+    }
+    float iscale = -127.0f / max;
+    __m256 vs = _mm256_set1_ps(iscale);
+    const __m256i top = _mm256_set1_epi32(127), ones8 = _mm256_set1_epi8(1),
+                  ones16 = _mm256_set1_epi16(1);
+    for (int c = 0; c < 8; c++) {
+        __m256i q[4];
+        for (int v = 0; v < 4; v++)
+            q[v] = _mm256_min_epi32(
+                _mm256_cvtps_epi32(_mm256_mul_ps(vs, _mm256_loadu_ps(x + 32 * c + 8 * v))), top);
+        __m256i b = pack_i8(q[0], q[1], q[2], q[3]);
+        _mm256_storeu_si256((__m256i *)(qs + 32 * c), b);
+        /* groups 2c and 2c+1 are the two 128-bit halves */
+        __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(ones8, b), ones16);
+        s = _mm256_hadd_epi32(s, s);
+        s = _mm256_hadd_epi32(s, s);
+        bsums[2 * c] = (int16_t)_mm256_extract_epi32(s, 0);
+        bsums[2 * c + 1] = (int16_t)_mm256_extract_epi32(s, 4);
+    }
+    return 1.0f / iscale;
+}
+
+static void FN(act_q8_k)(const float *src, void *dst, size_t n)
+{
+    block_q8_K *y = dst;
+    for (size_t i = 0; i < n / QK_K; i++) y[i].d = act256(src + QK_K * i, y[i].qs, y[i].bsums);
+}
+
+static void FN(act_q8_kx)(const float *src, void *dst, size_t n)
+{
+    act_q8_kx *y = dst;
+    for (size_t i = 0; i < n / QK_K; i++) {
+        y[i].d = act256(src + QK_K * i, y[i].qs, y[i].bsums);
+        for (int s = 0; s < 8; s++)
+            y[i].psums[s] = (int16_t)(y[i].bsums[2 * s] + y[i].bsums[2 * s + 1]);
+        memset(y[i].pad, 0, sizeof y[i].pad);
+    }
+}
+
+/* F16 / BF16 activations: each value rounded to nearest even (quant_f32_to_f16 / _bf16). */
+static void FN(act_f16)(const float *src, void *dst, size_t n)
+{
+    uint16_t *y = dst;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(y + i),
+                         _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) y[i] = (uint16_t)_cvtss_sh(src[i], 0);
+}
+
+static void FN(act_bf16)(const float *src, void *dst, size_t n)
+{
+    uint16_t *y = dst;
+    size_t i = 0;
+    const __m256i abs = _mm256_set1_epi32(0x7fffffff), inf = _mm256_set1_epi32(0x7f800000);
+    const __m256i one = _mm256_set1_epi32(1), bias = _mm256_set1_epi32(0x7fff),
+                  quiet = _mm256_set1_epi32(0x40);
+    for (; i + 8 <= n; i += 8) {
+        __m256i u = _mm256_castps_si256(_mm256_loadu_ps(src + i));
+        /* (u + 0x7fff + ((u >> 16) & 1)) >> 16, or (u >> 16) | 0x40 for NaN */
+        __m256i r =
+            _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, bias),
+                                               _mm256_and_si256(_mm256_srli_epi32(u, 16), one)),
+                              16);
+        __m256i nan = _mm256_cmpgt_epi32(_mm256_and_si256(u, abs), inf);
+        r = _mm256_blendv_epi8(r, _mm256_or_si256(_mm256_srli_epi32(u, 16), quiet), nan);
+        /* 8 x u32 (each < 65536) -> 8 x u16 */
+        __m128i p = _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+        _mm_storeu_si128((__m128i *)(y + i), p);
+    }
+    for (; i < n; i++) y[i] = quant_f32_to_bf16(src[i]);
+}
+
 /* ==== drivers: tiles over rows (outer) and activation rows (inner) ===================== */
 
 #define GEMM_(name, tile, RW1, RWN, RBN)                                                           \
@@ -502,6 +1163,12 @@ static void set_gemm(matmul_kernels *k, uint32_t type, matmul_gemm_fn fn)
     k->type[type].isa = MATMUL_LEVEL;
 }
 
+static void set_packed(matmul_kernels *k, uint32_t type, matmul_gemm_fn fn)
+{
+    k->type[type].gemm_packed = fn;
+    k->type[type].isa_packed = MATMUL_LEVEL;
+}
+
 void FN(matmul_fill)(matmul_kernels *k)
 {
     set_gemm(k, QTYPE_Q8_0, FN(gemm_q8_0));
@@ -511,4 +1178,22 @@ void FN(matmul_fill)(matmul_kernels *k)
     set_gemm(k, QTYPE_F32, FN(gemm_f32));
     set_gemm(k, QTYPE_F16, FN(gemm_f16));
     set_gemm(k, QTYPE_BF16, FN(gemm_bf16));
+    /* activation quantizers for every weight type that uses Q8_0 or Q8_K */
+    for (uint32_t t = 0; t < QTYPE_COUNT; t++) {
+        if (k->type[t].act_type == QTYPE_Q8_0 && k->type[t].gemm) {
+            k->type[t].quantize_act = FN(act_q8_0);
+            k->type[t].quantize_act_packed = FN(act_q8_0x);
+        }
+        if (k->type[t].act_type == QTYPE_Q8_K && k->type[t].gemm) {
+            k->type[t].quantize_act = FN(act_q8_k);
+            k->type[t].quantize_act_packed = FN(act_q8_kx);
+        }
+    }
+    k->type[QTYPE_F16].quantize_act = FN(act_f16);
+    k->type[QTYPE_BF16].quantize_act = FN(act_bf16);
+    set_packed(k, QTYPE_Q4_0, FN(pgemm_q4_0));
+    set_packed(k, QTYPE_Q8_0, FN(pgemm_q8_0));
+    set_packed(k, QTYPE_Q4_K, FN(pgemm_q4_k));
+    set_packed(k, QTYPE_Q5_K, FN(pgemm_q5_k));
+    set_packed(k, QTYPE_Q6_K, FN(pgemm_q6_k));
 }

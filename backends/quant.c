@@ -579,8 +579,25 @@ static void fit_asymmetric(const float *x, int n, int qmax, float *a_out, float 
     }
 }
 
+/* Q4_K requantization of one super-block for fixed d, dmin (f16 values), 6-bit scales and
+ * mins: fills q and returns the squared error. */
+static double q4k_assign(const float *x, float d, float dmin, const uint8_t *sc, const uint8_t *m,
+                         uint8_t *q)
+{
+    double e = 0;
+    for (int v = 0; v < QK_K; v++) {
+        int s = v >> 5;
+        float a = d * (float)sc[s], b = dmin * (float)m[s];
+        q[v] = (uint8_t)(a > 0.0f ? clamp_int(quant_round_half_even((x[v] + b) / a), 0, 15) : 0);
+        double r = (double)x[v] - ((double)a * q[v] - b);
+        e += r * r;
+    }
+    return e;
+}
+
 /* Q4_K: per 32-sub-block (scale, min) fits, quantized to 6 bits against the f16 d and
- * dmin of the super-block, then every value requantized with its final scale and min. */
+ * dmin of the super-block; then a few rounds of refitting d and dmin by least squares to
+ * the integers chosen (x ~ d (sc q) - dmin m), keeping whichever is best. */
 void quant_quantize_q4_k_ref(const float *src, void *dst, size_t n)
 {
     block_q4_K *y = dst;
@@ -594,11 +611,66 @@ void quant_quantize_q4_k_ref(const float *src, void *dst, size_t n)
         }
         float d = quant_f16_to_f32(quant_f32_to_f16(amax / 63.0f));
         float dmin = quant_f16_to_f32(quant_f32_to_f16(bmax / 63.0f));
-        uint8_t sc[8], m[8];
+        uint8_t sc[8], m[8], q[QK_K], best_q[QK_K];
         for (int s = 0; s < 8; s++) {
             sc[s] = (uint8_t)(d > 0.0f ? clamp_int(quant_round_half_even(as[s] / d), 0, 63) : 0);
             m[s] =
                 (uint8_t)(dmin > 0.0f ? clamp_int(quant_round_half_even(bs[s] / dmin), 0, 63) : 0);
+        }
+        double best = q4k_assign(x, d, dmin, sc, m, best_q);
+        float best_d = d, best_dmin = dmin;
+        for (int iter = 0; iter < 3; iter++) {
+            /* normal equations for (d, dmin) with u = sc q, w = -m */
+            double suu = 0, suw = 0, sww = 0, sux = 0, swx = 0;
+            memcpy(q, best_q, sizeof q);
+            for (int v = 0; v < QK_K; v++) {
+                double u = (double)sc[v >> 5] * q[v], w = -(double)m[v >> 5];
+                suu += u * u;
+                suw += u * w;
+                sww += w * w;
+                sux += u * x[v];
+                swx += w * x[v];
+            }
+            double det = suu * sww - suw * suw;
+            if (!(det > 0)) break;
+            float nd = quant_f16_to_f32(quant_f32_to_f16((float)((sux * sww - swx * suw) / det)));
+            float nm = quant_f16_to_f32(quant_f32_to_f16((float)((suu * swx - suw * sux) / det)));
+            if (!(nd > 0.0f) || !(nm >= 0.0f)) break;
+            double e = q4k_assign(x, nd, nm, sc, m, q);
+            if (!(e < best)) break;
+            best = e;
+            best_d = nd;
+            best_dmin = nm;
+            memcpy(best_q, q, sizeof q);
+            /* with d and dmin fixed, refit each sub-block's integer scale and min */
+            uint8_t sc2[8], m2[8];
+            for (int s = 0; s < 8; s++) {
+                double a = 0, b = 0, c = 0, px = 0, qx = 0; /* x ~ (d q) sc - dmin m */
+                for (int j = 0; j < 32; j++) {
+                    double u = (double)best_d * best_q[32 * s + j], w = -(double)best_dmin;
+                    a += u * u;
+                    b += u * w;
+                    c += w * w;
+                    px += u * x[32 * s + j];
+                    qx += w * x[32 * s + j];
+                }
+                double dt = a * c - b * b;
+                sc2[s] = sc[s];
+                m2[s] = m[s];
+                if (dt > 0) {
+                    sc2[s] = (uint8_t)clamp_int(
+                        quant_round_half_even((float)((px * c - qx * b) / dt)), 0, 63);
+                    m2[s] = (uint8_t)clamp_int(
+                        quant_round_half_even((float)((a * qx - b * px) / dt)), 0, 63);
+                }
+            }
+            e = q4k_assign(x, best_d, best_dmin, sc2, m2, q);
+            if (e < best) {
+                best = e;
+                memcpy(sc, sc2, sizeof sc);
+                memcpy(m, m2, sizeof m);
+                memcpy(best_q, q, sizeof q);
+            }
         }
         memset(&y[i], 0, sizeof y[i]);
         for (int s = 0; s < 4; s++) {
@@ -606,14 +678,10 @@ void quant_quantize_q4_k_ref(const float *src, void *dst, size_t n)
             y[i].scales[s + 4] = (uint8_t)(m[s] | ((m[s + 4] >> 4) << 6));
             y[i].scales[s + 8] = (uint8_t)((sc[s + 4] & 15) | ((m[s + 4] & 15) << 4));
         }
-        for (int v = 0; v < QK_K; v++) {
-            int s = v >> 5;
-            float a = d * (float)sc[s], b = dmin * (float)m[s];
-            int q = a > 0.0f ? clamp_int(quant_round_half_even((x[v] + b) / a), 0, 15) : 0;
-            y[i].qs[32 * (v >> 6) + (v & 31)] |= (uint8_t)(q << (4 * (s & 1)));
-        }
-        y[i].d = quant_f32_to_f16(d);
-        y[i].dmin = quant_f32_to_f16(dmin);
+        for (int v = 0; v < QK_K; v++)
+            y[i].qs[32 * (v >> 6) + (v & 31)] |= (uint8_t)(best_q[v] << (4 * ((v >> 5) & 1)));
+        y[i].d = quant_f32_to_f16(best_d);
+        y[i].dmin = quant_f32_to_f16(best_dmin);
     }
 }
 

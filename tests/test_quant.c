@@ -709,8 +709,8 @@ static void test_quant__fixtures(void)
                 CHECK(quant_quantize_row(rows[i].type, src, mine, nv, &e) == 0);
                 quant_dequantize_row(rows[i].type, mine, mine_deq, nv, NULL);
                 double e_ggml = rmse(src, deq, nv), e_mine = rmse(src, mine_deq, nv);
-                CHECK_MSG(e_mine <= 1.02 * e_ggml, "%s: rmse %.6g vs ggml %.6g", rows[i].file,
-                          e_mine, e_ggml);
+                CHECK_MSG(e_mine <= e_ggml, "%s: rmse %.6g vs ggml %.6g", rows[i].file, e_mine,
+                          e_ggml);
                 if (getenv("TEST_VERBOSE"))
                     fprintf(stderr, "  %s: rmse ours %.6g, llama-quantize %.6g\n", rows[i].file,
                             e_mine, e_ggml);
@@ -967,6 +967,184 @@ static void test_quant__matmul_variants(void)
     matmul_ws_release(&ws);
 }
 
+/* Packed weights: every level's packed kernels give the references' results bit for bit,
+ * for odd row counts (partial groups of 8), every batch, one or two threads. */
+static void test_quant__matmul_packed(void)
+{
+    rng g;
+    rng_seed(&g, 777);
+    const int best = matmul_isa_detect();
+    const uint32_t types[] = {QTYPE_Q4_0, QTYPE_Q8_0, QTYPE_Q4_K, QTYPE_Q5_K, QTYPE_Q6_K};
+    const size_t batches[] = {1, 2, 3, 7, 16, 64};
+    const size_t row_counts[] = {1, 8, 13, 37, 64};
+    err e = ERR_INIT;
+    matmul_ws ws = MATMUL_WS_INIT;
+    matmul_kernels kref;
+    CHECK(matmul_ws_init(&ws, 768, 64, &e) == 0);
+    CHECK(matmul_kernels_init(&kref, MATMUL_ISA_REF, &e) == 0);
+    CHECK(!matmul_can_pack(&kref, QTYPE_Q4_0));
+    for (size_t ti = 0; ti < ARRAY_LEN(types); ti++) {
+        uint32_t type = types[ti];
+        const qtype_info *q = qtype_get(type);
+        size_t cols = q->block == 256 ? 768 : 352, rows_max = 64, bmax = 64;
+        size_t rb = qtype_row_bytes(type, cols);
+        uint8_t *w = malloc(rows_max * rb);
+        float *x = malloc(bmax * cols * 4), *y = malloc(bmax * (rows_max + 1) * 4),
+              *yr = malloc(bmax * rows_max * 4);
+        fill_weights(type, w, rows_max, cols, &g);
+        fill_normal(x, bmax * cols, 1.0, &g);
+        for (size_t ri = 0; ri < ARRAY_LEN(row_counts); ri++) {
+            size_t rows = row_counts[ri];
+            for (int isa = MATMUL_ISA_AVX2; isa <= best; isa++) {
+                matmul_kernels k;
+                matmul_packed pk = MATMUL_PACKED_INIT;
+                CHECK(matmul_kernels_init(&k, isa, &e) == 0);
+                CHECK(matmul_can_pack(&k, type));
+                CHECK_MSG(matmul_pack(&k, type, w, rows, cols, 0, 2, &pk, &e) == 0, "%s", e.msg);
+                CHECK_INT(pk.bytes, matmul_packed_bytes(type, rows, cols));
+                CHECK(pk.bytes >= (rows + 7) / 8 * 8 * rb);
+                for (size_t bi = 0; bi < ARRAY_LEN(batches); bi++) {
+                    size_t batch = batches[bi];
+                    matmul_args mr = {.type = type,
+                                      .w = w,
+                                      .rows = rows,
+                                      .cols = cols,
+                                      .x = x,
+                                      .batch = batch,
+                                      .y = yr};
+                    CHECK(matmul_run(&kref, &mr, &ws, 1, &e) == 0);
+                    for (int threads = 1; threads <= 2; threads++) {
+                        size_t ys = rows + 1;
+                        for (size_t i = 0; i < batch * ys; i++) y[i] = bits_f32(0x7fc0dead);
+                        matmul_args mm = {.type = type,
+                                          .rows = rows,
+                                          .cols = cols,
+                                          .x = x,
+                                          .batch = batch,
+                                          .y = y,
+                                          .y_stride = ys,
+                                          .packed = &pk};
+                        CHECK_MSG(matmul_run(&k, &mm, &ws, threads, &e) == 0, "%s", e.msg);
+                        int diff = 0, junk_lost = 0;
+                        for (size_t b = 0; b < batch; b++) {
+                            for (size_t r = 0; r < rows; r++)
+                                if (f32_bits(y[b * ys + r]) != f32_bits(yr[b * rows + r])) {
+                                    if (diff++ < 3)
+                                        fprintf(stderr,
+                                                "  %s %s rows %zu batch %zu [%zu][%zu]: %.9g vs "
+                                                "ref %.9g\n",
+                                                q->name, matmul_isa_name(isa), rows, batch, b, r,
+                                                y[b * ys + r], yr[b * rows + r]);
+                                }
+                            junk_lost += f32_bits(y[b * ys + rows]) != 0x7fc0dead;
+                        }
+                        CHECK_MSG(diff == 0,
+                                  "%s packed %s rows %zu batch %zu threads %d: %d differ from ref",
+                                  q->name, matmul_isa_name(isa), rows, batch, threads, diff);
+                        CHECK_INT(junk_lost, 0);
+                    }
+                }
+                /* the wrong table, wrong shape */
+                matmul_args bad = {.type = type,
+                                   .rows = rows,
+                                   .cols = cols,
+                                   .x = x,
+                                   .batch = 1,
+                                   .y = y,
+                                   .packed = &pk};
+                CHECK(matmul_check(&kref, &bad, &ws, &e) == ERR_UNSUPPORTED);
+                bad.rows = rows + 1;
+                CHECK(matmul_check(&k, &bad, &ws, &e) == ERR_INVALID);
+                matmul_packed_release(&pk);
+                matmul_packed_release(&pk);
+            }
+        }
+        free(w);
+        free(x);
+        free(y);
+        free(yr);
+    }
+    matmul_packed pk = MATMUL_PACKED_INIT;
+    uint8_t w[64] = {0};
+    CHECK(matmul_pack(&kref, QTYPE_Q4_0, w, 1, 32, 0, 1, &pk, &e) == ERR_UNSUPPORTED);
+    if (best >= MATMUL_ISA_AVX2) {
+        matmul_kernels k;
+        matmul_kernels_init(&k, MATMUL_ISA_AUTO, &e);
+        CHECK(matmul_pack(&k, QTYPE_F16, w, 1, 32, 0, 1, &pk, &e) == ERR_UNSUPPORTED);
+        CHECK(matmul_pack(&k, QTYPE_Q4_0, w, 1, 48, 0, 1, &pk, &e) == ERR_INVALID);
+        CHECK(matmul_pack(&k, QTYPE_Q4_0, w, 1, 32, 17, 1, &pk, &e) == ERR_INVALID);
+        CHECK(matmul_pack(&k, QTYPE_Q4_0, w + 1, 1, 32, 0, 1, &pk, &e) == ERR_INVALID);
+        CHECK(pk.data == NULL);
+    }
+    CHECK_INT(matmul_packed_bytes(QTYPE_F16, 8, 32), 0);
+    CHECK_INT(matmul_packed_bytes(QTYPE_Q4_K, 9, 256), 2 * 8 * 148);
+    CHECK_INT(matmul_packed_bytes(QTYPE_Q5_K, 16, 512), 2 * 2 * 8 * 180);
+    CHECK_INT(matmul_packed_bytes(QTYPE_Q4_0, 1, 64), 2 * 8 * 18);
+    CHECK_INT(matmul_packed_bytes(QTYPE_Q4_0, 1, 33), 0);
+    matmul_ws_release(&ws);
+}
+
+/* Every level's activation quantizers give the references' bytes: Gaussian rows, rows on
+ * a coarse grid (x * 127 / amax lands on exact .5 ties), zero blocks, +-max ties. */
+static void test_quant__act_variants(void)
+{
+    rng g;
+    rng_seed(&g, 4242);
+    const size_t n = 256 * 12;
+    float *x = malloc(n * 4);
+    uint8_t *want = malloc(n * 2), *got = malloc(n * 2);
+    err e = ERR_INIT;
+    matmul_kernels kref;
+    CHECK(matmul_kernels_init(&kref, MATMUL_ISA_REF, &e) == 0);
+    const uint32_t types[] = {QTYPE_Q4_0, QTYPE_Q6_K, QTYPE_F16, QTYPE_BF16}; /* one per format */
+    for (int pattern = 0; pattern < 6; pattern++) {
+        for (size_t i = 0; i < n; i++) {
+            switch (pattern) {
+            case 0:
+                x[i] = (float)rng_normal(&g);
+                break;
+            case 1:
+                x[i] = (float)((int)(rng_next(&g) % 255) - 127) * 0.5f;
+                break; /* ties */
+            case 2:
+                x[i] = i % 256 < 128 ? 0.0f : (float)rng_normal(&g) * 1e-3f;
+                break;
+            default:
+                x[i] = (i % 7 == 0) ? ((i / 7) % 2 ? 3.0f : -3.0f) : (float)rng_uniform(&g);
+                break;
+            }
+        }
+        for (int isa = MATMUL_ISA_AVX2; isa <= matmul_isa_detect(); isa++) {
+            matmul_kernels k;
+            CHECK(matmul_kernels_init(&k, isa, &e) == 0);
+            for (size_t ti = 0; ti < ARRAY_LEN(types); ti++) {
+                uint32_t t = types[ti];
+                if (pattern == 5 && t != QTYPE_F16 && t != QTYPE_BF16) continue;
+                for (int packed = 0; packed < (t == QTYPE_F16 || t == QTYPE_BF16 ? 1 : 2);
+                     packed++) {
+                    quant_quantize_fn fr =
+                        packed ? kref.type[t].quantize_act_packed : kref.type[t].quantize_act;
+                    quant_quantize_fn fk =
+                        packed ? k.type[t].quantize_act_packed : k.type[t].quantize_act;
+                    size_t bytes = packed ? (t == QTYPE_Q6_K ? n / 256 * 320 : n / 32 * 48)
+                                          : qtype_row_bytes(k.type[t].act_type, n);
+                    memset(want, 0xa5, n * 2);
+                    memset(got, 0x5a, n * 2);
+                    fr(x, want, n);
+                    fk(x, got, n);
+                    CHECK_MSG(memcmp(want, got, bytes) == 0,
+                              "%s act %s%s pattern %d differs from ref",
+                              qtype_get(k.type[t].act_type)->name, packed ? "packed " : "",
+                              matmul_isa_name(isa), pattern);
+                }
+            }
+        }
+    }
+    free(x);
+    free(want);
+    free(got);
+}
+
 /* Which levels fill the hot types: SIMD kernels exist for them at every level. */
 static void test_quant__dispatch(void)
 {
@@ -1113,6 +1291,7 @@ static void test_quant__bad_args(void)
     matmul_args ok = {
         .type = QTYPE_Q8_0, .w = w, .rows = 2, .cols = 64, .x = x, .batch = 1, .y = y};
     CHECK(matmul_check(&k, &ok, &ws, &e) == ERR_LIMIT); /* no scratch */
+    CHECK(matmul_check(&k, &ok, NULL, &e) == ERR_INVALID);
     CHECK(matmul_ws_init(&ws, 64, 1, &e) == 0);
     CHECK(matmul_check(&k, &ok, &ws, &e) == 0);
     matmul_args m = ok;
@@ -1218,6 +1397,8 @@ int main(void)
     RUN(test_quant__vec_dot_identities);
     RUN(test_quant__dispatch);
     RUN(test_quant__matmul_variants);
+    RUN(test_quant__act_variants);
+    RUN(test_quant__matmul_packed);
     RUN(test_quant__matmul_team);
     RUN(test_quant__roundtrip);
     RUN(test_quant__bad_args);
