@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "backends/matmul.h"
 #include "backends/quant.h"
@@ -30,6 +32,7 @@ typedef struct wmat {
     const void *data;
     size_t rows, cols;
     uint32_t file_type; /* the type in the file (differs from `type` with f32_weights) */
+    matmul_packed pk;   /* the rows repacked at open for the fastest kernels, or empty */
 } wmat;
 
 typedef struct layer {
@@ -499,7 +502,7 @@ static int bind_all(model *m, err *e)
     } else {
         hp->tied_output = true;
         if ((rc = check_mat_type(m, "token_embd.weight", te->type, hp->n_embd, e))) goto out;
-        m->wout = (wmat){te->type, te->data, hp->n_vocab, hp->n_embd, te->type};
+        m->wout = (wmat){te->type, te->data, hp->n_vocab, hp->n_embd, te->type, MATMUL_PACKED_INIT};
     }
     if ((rc = bind_vec(&b, "rope_freqs.weight", hp->n_rot / 2, false, &m->rope_freqs, e))) goto out;
 
@@ -571,6 +574,27 @@ static int dequantize_weights(model *m, wmat **mats, size_t n, err *e)
             tr->dequantize((const uint8_t *)w->data + r * rb, p + r * w->cols, w->cols);
         w->type = QTYPE_F32;
         w->data = p;
+    }
+    return 0;
+}
+
+/* The matrices the kernels have a packed layout for are repacked into memory of their own
+ * (matmul.h); the file's pages of those (token_embd aside: rows are looked up there) are
+ * then given back, so the resident size stays about one copy of the weights. */
+static int pack_weights(model *m, wmat **mats, size_t n, err *e)
+{
+    const long page = sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < n; i++) {
+        wmat *w = mats[i];
+        if (!matmul_can_pack(&m->mk, w->type)) continue;
+        int rc = matmul_pack(&m->mk, w->type, w->data, w->rows, w->cols, 0, m->s.threads, &w->pk, e);
+        if (rc < 0) return err_prefix(e, "%s", gguf_path(m->g));
+        m->alloc_bytes += w->pk.bytes;
+        if (w->data == m->tok_embd->data || page <= 0) continue;
+        uintptr_t a = (uintptr_t)w->data, b = a + w->rows * qtype_row_bytes(w->type, w->cols);
+        uintptr_t a0 = (a + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+        uintptr_t b0 = b & ~((uintptr_t)page - 1);
+        if (b0 > a0) madvise((void *)a0, b0 - a0, MADV_DONTNEED);
     }
     return 0;
 }
@@ -687,6 +711,8 @@ int model_open(model **out, const char *path, const model_settings *s, err *e)
         m->mat_elems += (uint64_t)mats[i]->rows * mats[i]->cols;
     }
     if (m->s.f32_weights && (rc = dequantize_weights(m, mats, nm, e)) < 0) goto fail;
+    if (!m->s.f32_weights && !m->s.file_layout && (rc = pack_weights(m, mats, nm, e)) < 0)
+        goto fail;
     if ((rc = alloc_buffers(m, e)) < 0) goto fail;
     *out = m;
     return 0;
@@ -698,6 +724,11 @@ fail:
 void model_close(model *m)
 {
     if (!m) return;
+    if (m->layers || m->wout.pk.data) {
+        wmat *mats[8 * MAX_LAYER + 1];
+        size_t nm = all_mats(m, mats, ARRAY_LEN(mats));
+        for (size_t i = 0; i < nm; i++) matmul_packed_release(&mats[i]->pk);
+    }
     for (size_t i = 0; i < m->n_copies; i++) free(m->f32_copies[i]);
     free(m->f32_copies);
     free(m->layers);
@@ -855,7 +886,8 @@ static void mm(model *m, const wmat *w, const float *x, size_t xs, size_t nb, fl
                      .batch = nb,
                      .x_stride = xs,
                      .y = y,
-                     .y_stride = ys};
+                     .y_stride = ys,
+                     .packed = w->pk.data ? &w->pk : NULL};
     matmul_run_team(&m->mk, &a, &m->ws);
 }
 

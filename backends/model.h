@@ -19,7 +19,11 @@
  * product first rounds its input to the weight type's activation format
  * (F16, BF16, Q8_0 or Q8_K blocks; matmul.h), attention and the KV cache are
  * F32. With `f32_weights` every matrix is dequantized to F32 at open instead,
- * so activations stay F32: the "exact-math" reference of the fixtures.
+ * so activations stay F32: the "exact-math" reference of the fixtures. The
+ * matrices the kernels have a packed layout for (Q4_0, Q8_0, Q4_K, Q5_K, Q6_K)
+ * are repacked at open into memory of their own (matmul_pack; `file_layout`
+ * keeps the mapped file's layout instead) and the file's pages of those are
+ * released.
  *
  * Threads: one OpenMP parallel region per forward pass; matrix rows, tokens
  * and (token, head) pairs are split across its threads. Results do not depend
@@ -100,6 +104,7 @@ typedef struct model_settings {
     int n_outputs;   /* most logit rows one forward returns; 0 = n_seq (at least 1) */
     int isa;         /* matmul kernels (enum matmul_isa); default MATMUL_ISA_AUTO */
     bool f32_weights; /* dequantize every matrix to F32 at open (F32 activations) */
+    bool file_layout; /* keep the weights in the file's layout (no repacking at open) */
 } model_settings;
 
 void model_settings_default(model_settings *s);

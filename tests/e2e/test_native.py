@@ -52,19 +52,20 @@ check(os.path.exists(os.path.join(cache, "model-sha256.tsv")), "the sha256 is ca
 # resume: nothing left to do, the same samples
 st, out, err = tally(*run, check=0)
 check(read_jsonl(os.path.join(d, "samples.jsonl")) == samples, "resume keeps the samples")
-# the same run again elsewhere: greedy gives the same completions (batch 1 this time)
-d2 = os.path.join(base, "raw2")
-run2 = list(run)
-run2[run2.index(d)] = d2
-run2[run2.index("--batch") + 1] = "1"
-tally(*run2, check=0)
-check([s["completion"] for s in read_jsonl(os.path.join(d2, "samples.jsonl"))] ==
-      [s["completion"] for s in samples], "batch 3 and batch 1 give the same greedy completions")
+# zero-shot prompts (short) decoded 4 at a time and one at a time: the same greedy text
+comp = []
+for batch in ("4", "1"):
+    d2 = os.path.join(base, "zs" + batch)
+    tally("run", "--task", "gsm8k_cot_zeroshot", "--backend", "native", "--model", Q8, "--limit",
+          "6", "--out", d2, "--threads", "2", "--batch", batch, "--max-tokens", "32",
+          "--cache-dir", cache, check=0)
+    comp.append([s["completion"] for s in read_jsonl(os.path.join(d2, "samples.jsonl"))])
+check(len(comp[0]) == 6 and comp[0] == comp[1], "batch 4 and batch 1 give the same completions")
 
 # chat style with a named template: the rendered prompt is recorded
 d = os.path.join(base, "chat")
-st, out, err = tally("run", "--task", "gsm8k_cot", "--backend", "native", "--model", Q8,
-                     "--limit", "2", "--out", d, "--threads", "2", "--max-tokens", "8",
+st, out, err = tally("run", "--task", "gsm8k_cot_zeroshot", "--backend", "native", "--model",
+                     Q8, "--limit", "2", "--out", d, "--threads", "2", "--max-tokens", "8",
                      "--prompt-style", "chat", "--chat-template", "granite-4.0",
                      "--cache-dir", cache, check=0)
 for s in read_jsonl(os.path.join(d, "samples.jsonl")):
