@@ -38,6 +38,9 @@ typedef struct wmat {
 typedef struct layer {
     const float *attn_norm, *ffn_norm; /* (n_embd) */
     wmat wq, wk, wv, wqkv, wo, wgate, wup, wdown;
+    /* q|k|v and gate|up stacked and packed at open when their types allow: one multiply
+     * (and one rounding of its input) instead of three or two; `pk` only */
+    wmat qkv_stack, gu_stack;
     /* optional biases, NULL when absent */
     const float *bq, *bk, *bv, *bqkv, *bo, *bgate, *bup, *bdown;
     uint32_t n_ff;
@@ -64,8 +67,8 @@ struct model {
     float *h;      /* (n_batch, n_embd) normed input of a sub-layer */
     float *qkv;    /* (n_batch, qkv_dim): q | k | v of each token */
     float *att;    /* (n_batch, q_dim) attention output */
-    float *ffg;    /* (n_batch, n_ff_max) gate, then silu(gate) * up */
-    float *ffu;    /* (n_batch, n_ff_max) up */
+    float *ffg;    /* (n_batch, 2 n_ff_max): gate | up of each token, then silu(gate) * up
+                    * in the gate half */
     float *tmp;    /* (n_batch, n_embd) sub-layer output before the residual add */
     float *logits; /* (n_outputs, n_vocab) */
     float *rope;   /* (n_batch, n_rot) cos and sin of each rotary pair, interleaved */
@@ -558,6 +561,17 @@ static size_t all_mats(model *m, wmat **out, size_t cap)
     return n;
 }
 
+/* The stacked matrices (they have packed data only). */
+static size_t all_stacks(model *m, wmat **out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t l = 0; m->layers && l < m->hp.n_layer && n + 2 <= cap; l++) {
+        out[n++] = &m->layers[l].qkv_stack;
+        out[n++] = &m->layers[l].gu_stack;
+    }
+    return n;
+}
+
 /* f32_weights: every matrix dequantized into memory of its own. */
 static int dequantize_weights(model *m, wmat **mats, size_t n, err *e)
 {
@@ -578,23 +592,79 @@ static int dequantize_weights(model *m, wmat **mats, size_t n, err *e)
     return 0;
 }
 
-/* The matrices the kernels have a packed layout for are repacked into memory of their own
- * (matmul.h); the file's pages of those (token_embd aside: rows are looked up there) are
- * then given back, so the resident size stays about one copy of the weights. */
-static int pack_weights(model *m, wmat **mats, size_t n, err *e)
+/* Gives the file's pages under a matrix back to the kernel (it is never read again). */
+static void drop_pages(const model *m, const wmat *w)
 {
     const long page = sysconf(_SC_PAGESIZE);
+    if (w->data == m->tok_embd->data || page <= 0) return;
+    uintptr_t a = (uintptr_t)w->data, b = a + w->rows * qtype_row_bytes(w->file_type, w->cols);
+    uintptr_t a0 = (a + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    uintptr_t b0 = b & ~((uintptr_t)page - 1);
+    if (b0 > a0) madvise((void *)a0, b0 - a0, MADV_DONTNEED);
+}
+
+/* Stacks the rows of n matrices of one packable type (row counts multiples of 8, so the
+ * packed groups of 8 rows never straddle two) into one packed matrix. 1 when stacked, 0
+ * when the matrices do not allow it. */
+static int stack_pack(model *m, wmat *const *parts, size_t n, wmat *out, err *e)
+{
+    uint32_t type = parts[0]->type;
+    size_t rows = 0, cols = parts[0]->cols;
+    for (size_t i = 0; i < n; i++) {
+        if (parts[i]->type != type || parts[i]->cols != cols || parts[i]->rows % 8) return 0;
+        rows += parts[i]->rows;
+    }
+    if (!matmul_can_pack(&m->mk, type)) return 0;
+    size_t rb = qtype_row_bytes(type, cols);
+    uint8_t *tmp = malloc(rows * rb);
+    if (!tmp) return err_set(e, ERR_NOMEM, "%s: out of memory stacking matrices", gguf_path(m->g));
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(tmp + at, parts[i]->data, parts[i]->rows * rb);
+        at += parts[i]->rows * rb;
+    }
+    int rc = matmul_pack(&m->mk, type, tmp, rows, cols, 0, m->s.threads, &out->pk, e);
+    free(tmp);
+    if (rc < 0) return err_prefix(e, "%s", gguf_path(m->g));
+    out->type = out->file_type = type;
+    out->rows = rows;
+    out->cols = cols;
+    m->alloc_bytes += out->pk.bytes;
+    for (size_t i = 0; i < n; i++) drop_pages(m, parts[i]);
+    return 1;
+}
+
+/* The matrices the kernels have a packed layout for are repacked into memory of their own
+ * (matmul.h): q|k|v and gate|up of a layer stacked into one when they share a type, the
+ * others one by one. The file's pages of those (token_embd aside: rows are looked up
+ * there) are then given back, so the resident size stays about one copy of the weights. */
+static int pack_weights(model *m, wmat **mats, size_t n, err *e)
+{
+    for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+        layer *ly = &m->layers[l];
+        int rc;
+        if (!m->hp.fused_qkv) {
+            wmat *qkv[3] = {&ly->wq, &ly->wk, &ly->wv};
+            if ((rc = stack_pack(m, qkv, 3, &ly->qkv_stack, e)) < 0) return rc;
+        }
+        wmat *gu[2] = {&ly->wgate, &ly->wup};
+        if ((rc = stack_pack(m, gu, 2, &ly->gu_stack, e)) < 0) return rc;
+    }
     for (size_t i = 0; i < n; i++) {
         wmat *w = mats[i];
         if (!matmul_can_pack(&m->mk, w->type)) continue;
+        /* parts of a stack are not multiplied on their own */
+        bool stacked = false;
+        for (uint32_t l = 0; l < m->hp.n_layer && !stacked; l++) {
+            layer *ly = &m->layers[l];
+            stacked = (ly->qkv_stack.pk.data && (w == &ly->wq || w == &ly->wk || w == &ly->wv)) ||
+                      (ly->gu_stack.pk.data && (w == &ly->wgate || w == &ly->wup));
+        }
+        if (stacked) continue;
         int rc = matmul_pack(&m->mk, w->type, w->data, w->rows, w->cols, 0, m->s.threads, &w->pk, e);
         if (rc < 0) return err_prefix(e, "%s", gguf_path(m->g));
         m->alloc_bytes += w->pk.bytes;
-        if (w->data == m->tok_embd->data || page <= 0) continue;
-        uintptr_t a = (uintptr_t)w->data, b = a + w->rows * qtype_row_bytes(w->type, w->cols);
-        uintptr_t a0 = (a + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
-        uintptr_t b0 = b & ~((uintptr_t)page - 1);
-        if (b0 > a0) madvise((void *)a0, b0 - a0, MADV_DONTNEED);
+        drop_pages(m, w);
     }
     return 0;
 }
@@ -650,8 +720,7 @@ static int alloc_buffers(model *m, err *e)
     ALLOC(tmp, mul3(B, E, 1), "activations");
     ALLOC(qkv, mul3(B, m->qkv_dim, 1), "activations");
     ALLOC(att, mul3(B, m->q_dim, 1), "activations");
-    ALLOC(ffg, mul3(B, hp->n_ff_max, 1), "activations");
-    ALLOC(ffu, mul3(B, hp->n_ff_max, 1), "activations");
+    ALLOC(ffg, mul3(B, 2 * (size_t)hp->n_ff_max, 1), "activations");
     ALLOC(logits, mul3((size_t)s->n_outputs, hp->n_vocab, 1), "logits");
     ALLOC(rope, mul3(B, hp->n_rot ? hp->n_rot : 1, 1), "RoPE table");
     ALLOC(scores, mul3((size_t)s->threads, (size_t)s->ctx_size, hp->n_head / hp->n_head_kv),
@@ -728,6 +797,8 @@ void model_close(model *m)
         wmat *mats[8 * MAX_LAYER + 1];
         size_t nm = all_mats(m, mats, ARRAY_LEN(mats));
         for (size_t i = 0; i < nm; i++) matmul_packed_release(&mats[i]->pk);
+        nm = all_stacks(m, mats, ARRAY_LEN(mats));
+        for (size_t i = 0; i < nm; i++) matmul_packed_release(&mats[i]->pk);
     }
     for (size_t i = 0; i < m->n_copies; i++) free(m->f32_copies[i]);
     free(m->f32_copies);
@@ -738,7 +809,6 @@ void model_close(model *m)
     free(m->qkv);
     free(m->att);
     free(m->ffg);
-    free(m->ffu);
     free(m->logits);
     free(m->rope);
     free(m->scores);
@@ -956,7 +1026,7 @@ static void forward_team(model *m, size_t n, size_t n_out)
     const int ith = omp_get_thread_num();
     float *sc = m->scores + (size_t)ith * group * (size_t)m->s.ctx_size;
 
-    /* x = token_embd[t] * embedding_scale */
+    /* x = token_embd[t] * embedding_scale; h = RMSNorm(x; attn_norm of layer 0) */
     const quant_traits *et = quant_traits_get(m->tok_embd->type);
     const size_t erb = qtype_row_bytes(m->tok_embd->type, E);
 #pragma omp for schedule(static)
@@ -965,6 +1035,7 @@ static void forward_team(model *m, size_t n, size_t n_out)
         et->dequantize((const uint8_t *)m->tok_embd->data + (size_t)m->tokens_in[t] * erb, x, E);
         if (hp->embd_scale != 1.0f)
             for (size_t i = 0; i < E; i++) x[i] *= hp->embd_scale;
+        rmsnorm(m->h + (size_t)t * E, x, m->layers[0].attn_norm, E, hp->rms_eps);
     }
 
     for (uint32_t l = 0; l < hp->n_layer; l++) {
@@ -973,13 +1044,10 @@ static void forward_team(model *m, size_t n, size_t n_out)
         float *kb = m->kv_k + (size_t)l * m->layer_stride;
         float *vb = m->kv_v + (size_t)l * m->layer_stride;
 
-        /* h = RMSNorm(x; attn_norm) */
-#pragma omp for schedule(static)
-        for (long t = 0; t < nn; t++)
-            rmsnorm(m->h + (size_t)t * E, m->x + (size_t)t * E, ly->attn_norm, E, hp->rms_eps);
-
         /* q | k | v = W h (+ b) */
-        if (hp->fused_qkv) {
+        if (ly->qkv_stack.pk.data) {
+            mm(m, &ly->qkv_stack, m->h, E, n, m->qkv, QKV);
+        } else if (hp->fused_qkv) {
             mm(m, &ly->wqkv, m->h, E, n, m->qkv, QKV);
         } else {
             mm(m, &ly->wq, m->h, E, n, m->qkv, QKV);
@@ -1026,7 +1094,7 @@ static void forward_team(model *m, size_t n, size_t n_out)
                     memcpy(m->x + r * E, m->x + (size_t)rows[r] * E, E * sizeof(float));
         }
 
-        /* x += residual_scale * (Wo att + b) */
+        /* x += residual_scale * (Wo att + b); h = RMSNorm(x; ffn_norm) */
         mm(m, &ly->wo, m->att, QD, nr, m->tmp, E);
 #pragma omp for schedule(static)
         for (long t = 0; t < (long)nr; t++) {
@@ -1036,25 +1104,33 @@ static void forward_team(model *m, size_t n, size_t n_out)
             rmsnorm(m->h + (size_t)t * E, x, ly->ffn_norm, E, hp->rms_eps);
         }
 
-        /* x += residual_scale * (W_down (silu(W_gate h) * (W_up h))) */
-        const size_t F = ly->n_ff;
-        mm(m, &ly->wgate, m->h, E, nr, m->ffg, F);
-        mm(m, &ly->wup, m->h, E, nr, m->ffu, F);
+        /* x += residual_scale * (W_down (silu(W_gate h) * (W_up h))); gate | up side by
+         * side in ffg (2F a row) */
+        const size_t F = ly->n_ff, F2 = 2 * F;
+        if (ly->gu_stack.pk.data) {
+            mm(m, &ly->gu_stack, m->h, E, nr, m->ffg, F2);
+        } else {
+            mm(m, &ly->wgate, m->h, E, nr, m->ffg, F2);
+            mm(m, &ly->wup, m->h, E, nr, m->ffg + F, F2);
+        }
         const long nf = (long)(nr * F);
 #pragma omp for schedule(static)
         for (long i = 0; i < nf; i++) {
-            size_t c = (size_t)i % F;
-            float g = m->ffg[i] + (ly->bgate ? ly->bgate[c] : 0.0f);
-            float u = m->ffu[i] + (ly->bup ? ly->bup[c] : 0.0f);
-            m->ffg[i] = silu(g) * u;
+            size_t t = (size_t)i / F, c = (size_t)i % F;
+            float *row = m->ffg + t * F2;
+            float g = row[c] + (ly->bgate ? ly->bgate[c] : 0.0f);
+            float u = row[F + c] + (ly->bup ? ly->bup[c] : 0.0f);
+            row[c] = silu(g) * u;
         }
-        mm(m, &ly->wdown, m->ffg, F, nr, m->tmp, E);
+        mm(m, &ly->wdown, m->ffg, F2, nr, m->tmp, E);
+        /* and h = RMSNorm(x) for the next layer, or the output norm */
+        const float *next_norm = last ? m->out_norm : m->layers[l + 1].attn_norm;
 #pragma omp for schedule(static)
         for (long t = 0; t < (long)nr; t++) {
             float *y = m->tmp + (size_t)t * E, *x = m->x + (size_t)t * E;
             add_bias(y, ly->bdown, E);
             for (size_t i = 0; i < E; i++) x[i] += y[i] * hp->resid_scale;
-            if (last) rmsnorm(m->h + (size_t)t * E, x, m->out_norm, E, hp->rms_eps);
+            rmsnorm(m->h + (size_t)t * E, x, next_norm, E, hp->rms_eps);
         }
     }
 
