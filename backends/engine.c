@@ -31,7 +31,12 @@ struct engine {
     float *row;           /* (n_vocab) logits the sampler may modify */
     buf out;              /* the result text, sanitised */
     engine_stats st;
+    int cache_seq;        /* model sequence holding a finished prompt for reuse, or -1 */
+    tok_ids cache_ids;    /* its tokens */
 };
+
+/* Prompts sharing fewer tokens than this with a cached one are computed afresh. */
+#define MIN_SHARED_PREFIX 16
 
 int engine_open(engine **out, model *m, const tok *t, err *e)
 {
@@ -50,6 +55,8 @@ int engine_open(engine **out, model *m, const tok *t, err *e)
     en->n_batch = (size_t)ms->n_batch;
     en->n_outputs = (size_t)ms->n_outputs;
     en->ctx = (size_t)ms->ctx_size;
+    en->cache_seq = -1;
+    en->cache_ids = (tok_ids)TOK_IDS_INIT;
     en->slots = calloc((size_t)en->n_slots, sizeof *en->slots);
     en->btok = calloc(en->n_batch, sizeof *en->btok);
     en->bseq = calloc(en->n_batch, sizeof *en->bseq);
@@ -89,7 +96,78 @@ void engine_close(engine *en)
     free(en->bslot);
     free(en->row);
     buf_release(&en->out);
+    tok_ids_release(&en->cache_ids);
     free(en);
+}
+
+int engine_set_prefix_cache(engine *en, bool on, err *e)
+{
+    int last = model_get_settings(en->m)->n_seq - 1;
+    if (on == (en->cache_seq >= 0)) return 0;
+    if (!on) {
+        model_seq_clear(en->m, en->cache_seq);
+        en->cache_ids.n = 0;
+        en->cache_seq = -1;
+        en->n_slots++;
+        return 0;
+    }
+    if (last < 1)
+        return err_set(e, ERR_INVALID, "engine: a prefix cache needs a model of 2 sequences or more");
+    en->cache_seq = last;
+    en->n_slots = last;
+    return 0;
+}
+
+/* Tokens a and b have in common at their start. */
+static size_t common_prefix(const int32_t *a, size_t na, const int32_t *b, size_t nb)
+{
+    size_t n = na < nb ? na : nb, i = 0;
+    while (i < n && a[i] == b[i]) i++;
+    return i;
+}
+
+/* Starts slot s (empty) with the longest prefix of `prompt` another sequence has in the
+ * cache (a running one, or the kept prompt); returns the tokens taken (0: none). At least
+ * one prompt token is always left to run, for its logits. */
+static size_t reuse_prefix(engine *en, int s, const int32_t *prompt, size_t n)
+{
+    size_t best = 0;
+    int from = -1;
+    if (en->cache_seq < 0) return 0;
+    for (int o = 0; o < en->n_slots; o++) {
+        if (o == s || !en->slots[o].active) continue;
+        size_t len = model_seq_len(en->m, o);
+        size_t c = common_prefix(en->slots[o].hist.v, len, prompt, n - 1);
+        if (c > best) best = c, from = o;
+    }
+    {
+        size_t len = model_seq_len(en->m, en->cache_seq);
+        size_t c = common_prefix(en->cache_ids.v, len < en->cache_ids.n ? len : en->cache_ids.n,
+                                 prompt, n - 1);
+        if (c > best) best = c, from = en->cache_seq;
+    }
+    if (best < MIN_SHARED_PREFIX) return 0;
+    err ignore = ERR_INIT;
+    if (model_seq_share(en->m, s, from, best, &ignore) < 0) return 0;
+    return best;
+}
+
+/* Keeps a finished sequence's prompt as the reusable one. */
+static void keep_prefix(engine *en, int s, size_t n_prompt)
+{
+    if (en->cache_seq < 0 || n_prompt < MIN_SHARED_PREFIX) return;
+    size_t len = model_seq_len(en->m, s);
+    if (len < n_prompt) return;
+    model_seq_clear(en->m, en->cache_seq);
+    en->cache_ids.n = 0;
+    err ignore = ERR_INIT;
+    if (model_seq_share(en->m, en->cache_seq, s, n_prompt, &ignore) < 0) return;
+    for (size_t i = 0; i < n_prompt; i++)
+        if (tok_ids_push(&en->cache_ids, en->slots[s].hist.v[i]) < 0) {
+            model_seq_clear(en->m, en->cache_seq);
+            en->cache_ids.n = 0;
+            return;
+        }
 }
 
 const engine_stats *engine_get_stats(const engine *en)
@@ -195,6 +273,7 @@ static int deliver(engine *en, int s, const engine_request *rq, const char *reas
         .prefill_ms = sl->prefill_ms,
     };
     en->st.generated_tokens += r.n_tokens;
+    if (!error) keep_prefix(en, s, sl->n_prompt);
     model_seq_clear(en->m, s);
     sl->active = false;
     sl->hist.n = 0;
@@ -226,8 +305,18 @@ static int admit(engine *en, int s, const engine_request *rq, size_t index, bool
     /* the sequence grows to the prompt plus all but the last generated token */
     size_t reserve = rq->max_tokens > 0 ? rq->n_prompt + (size_t)rq->max_tokens - 1 : en->ctx;
     if (reserve > en->ctx) reserve = en->ctx;
+    size_t reused = reuse_prefix(en, s, rq->prompt, rq->n_prompt);
     err e2 = ERR_INIT;
     int rc = model_seq_reserve(en->m, s, reserve, &e2);
+    if (rc == ERR_LIMIT && en->cache_seq >= 0 && model_seq_len(en->m, en->cache_seq)) {
+        /* the kept prompt gives its pages back first */
+        model_seq_clear(en->m, s);
+        model_seq_clear(en->m, en->cache_seq);
+        en->cache_ids.n = 0;
+        reused = reuse_prefix(en, s, rq->prompt, rq->n_prompt);
+        rc = model_seq_reserve(en->m, s, reserve, &e2);
+    }
+    if (rc < 0) model_seq_clear(en->m, s);
     if (rc == ERR_LIMIT && others) return 1;
     if (rc < 0) {
         snprintf(msg, sizeof msg, "%s", e2.msg);
@@ -239,12 +328,13 @@ static int admit(engine *en, int s, const engine_request *rq, size_t index, bool
     for (size_t i = 0; i < rq->n_prompt; i++)
         if ((rc = tok_ids_push(&sl->hist, rq->prompt[i])) < 0)
             return err_set(e, ERR_NOMEM, "out of memory");
+    en->st.cached_tokens += reused;
 
     /* the prompt in chunks of n_batch, logits of its last token */
     const float *lg = NULL;
     size_t n_out = 0;
     double t0 = time_now_s();
-    for (size_t done = 0; done < rq->n_prompt;) {
+    for (size_t done = reused; done < rq->n_prompt;) {
         size_t k = rq->n_prompt - done < en->n_batch ? rq->n_prompt - done : en->n_batch;
         for (size_t i = 0; i < k; i++) {
             en->bseq[i] = s;
@@ -257,7 +347,7 @@ static int admit(engine *en, int s, const engine_request *rq, size_t index, bool
     double dt = time_now_s() - t0;
     sl->prefill_ms = dt * 1e3;
     en->st.prefill_s += dt;
-    en->st.prompt_tokens += rq->n_prompt;
+    en->st.prompt_tokens += rq->n_prompt - reused;
 
     memcpy(en->row, lg, en->n_vocab * sizeof *en->row);
     int32_t t = sampler_sample(&sl->smp, en->row, sl->hist.v, sl->hist.n);

@@ -8,7 +8,8 @@
  * from the queue (continuous batching), so the order of results follows the
  * order in which sequences finish.
  *
- * Per sequence: the prompt goes through the model in chunks of n_batch tokens,
+ * Per sequence: the prompt goes through the model in chunks of n_batch tokens
+ * (after the prefix it shares with another sequence, with the prefix cache on),
  * then every step samples a token with the request's sampler settings and
  * appends it. Generation stops at an end-of-generation token (tok_is_eog: not
  * part of the text), at a stop string (searched in the text decoded so far;
@@ -72,7 +73,9 @@ typedef int (*engine_on_done)(void *ctx, size_t index, const engine_result *r);
 
 /* What the engine did since open (for the generation summary and tally generate). */
 typedef struct engine_stats {
-    uint64_t prompt_tokens, generated_tokens;
+    uint64_t prompt_tokens;   /* prompt tokens run through the model */
+    uint64_t cached_tokens;   /* prompt tokens taken from another sequence's cache instead */
+    uint64_t generated_tokens;
     uint64_t steps;           /* batched decode forward passes */
     double prefill_s, decode_s;
 } engine_stats;
@@ -88,6 +91,13 @@ int engine_generate(engine *en, const engine_request *reqs, size_t n, engine_on_
                     void *ctx, const volatile int *cancel, err *e);
 
 const engine_stats *engine_get_stats(const engine *en);
+
+/* With `on`, the model's last sequence keeps the prompt of the last finished request
+ * (and stops being a decoding slot): a new prompt that starts with the same tokens as
+ * it, or as a running sequence, reuses their cache instead of computing them again
+ * (few-shot prompts share hundreds of tokens). The results are the same bit for bit.
+ * ERR_INVALID for a model of one sequence. Off by default. */
+int engine_set_prefix_cache(engine *en, bool on, err *e);
 
 /* Appends s[0..len) to `out` with every byte that does not start a valid UTF-8
  * sequence, and every NUL, replaced by U+FFFD. */

@@ -87,6 +87,7 @@ struct model {
     size_t *seq_pages;   /* (n_seq) pages held */
     int32_t *free_pages; /* stack of free page ids */
     size_t n_free;
+    uint32_t *page_refs; /* (n_pages) sequences holding each page (shared prefixes) */
 
     uint64_t alloc_bytes;
     uint64_t weight_bytes;
@@ -740,8 +741,9 @@ static int alloc_buffers(model *m, err *e)
     m->seq_pages = calloc((size_t)s->n_seq, sizeof *m->seq_pages);
     m->seq_count = calloc((size_t)s->n_seq, sizeof *m->seq_count);
     m->free_pages = calloc(m->n_pages, sizeof *m->free_pages);
+    m->page_refs = calloc(m->n_pages ? m->n_pages : 1, sizeof *m->page_refs);
     if (!m->tok_seq || !m->tok_pos || !m->out_rows || !m->page_table || !m->seq_len ||
-        !m->seq_pages || !m->seq_count || !m->free_pages)
+        !m->seq_pages || !m->seq_count || !m->free_pages || !m->page_refs)
         return err_set(e, ERR_NOMEM, "%s: out of memory for the sequence tables", gguf_path(m->g));
     /* the stack hands out low page ids first */
     for (size_t i = 0; i < m->n_pages; i++) m->free_pages[i] = (int32_t)(m->n_pages - 1 - i);
@@ -822,6 +824,7 @@ void model_close(model *m)
     free(m->seq_pages);
     free(m->seq_count);
     free(m->free_pages);
+    free(m->page_refs);
     matmul_ws_release(&m->ws);
     gguf_close(m->g);
     free(m);
@@ -864,7 +867,10 @@ void model_seq_clear(model *m, int seq)
 {
     if (seq < 0 || seq >= m->s.n_seq) return;
     int32_t *pt = m->page_table + (size_t)seq * m->pages_per_seq;
-    while (m->seq_pages[seq] > 0) m->free_pages[m->n_free++] = pt[--m->seq_pages[seq]];
+    while (m->seq_pages[seq] > 0) {
+        int32_t page = pt[--m->seq_pages[seq]];
+        if (--m->page_refs[page] == 0) m->free_pages[m->n_free++] = page;
+    }
     m->seq_len[seq] = 0;
 }
 
@@ -893,7 +899,52 @@ int model_seq_reserve(model *m, int seq, size_t n_tokens, err *e)
         return err_set(e, ERR_LIMIT, "model: the KV cache has room for %zu more tokens, %zu needed",
                        m->n_free * MODEL_KV_PAGE, (want - m->seq_pages[seq]) * MODEL_KV_PAGE);
     int32_t *pt = m->page_table + (size_t)seq * m->pages_per_seq;
-    while (m->seq_pages[seq] < want) pt[m->seq_pages[seq]++] = m->free_pages[--m->n_free];
+    while (m->seq_pages[seq] < want) {
+        int32_t page = m->free_pages[--m->n_free];
+        m->page_refs[page] = 1;
+        pt[m->seq_pages[seq]++] = page;
+    }
+    return 0;
+}
+
+int model_seq_share(model *m, int dst, int src, size_t n, err *e)
+{
+    if (dst < 0 || dst >= m->s.n_seq || src < 0 || src >= m->s.n_seq || dst == src)
+        return err_set(e, ERR_INVALID, "model: cannot share sequence %d into %d", src, dst);
+    if (m->seq_len[dst] || m->seq_pages[dst])
+        return err_set(e, ERR_INVALID, "model: sequence %d is not empty", dst);
+    if (n == 0 || n > m->seq_len[src])
+        return err_set(e, ERR_INVALID, "model: sequence %d holds %zu tokens, %zu asked", src,
+                       m->seq_len[src], n);
+    size_t full = n / MODEL_KV_PAGE, tail = n % MODEL_KV_PAGE;
+    if (tail && m->n_free == 0)
+        return err_set(e, ERR_LIMIT, "model: the KV cache is full");
+    const int32_t *ps = m->page_table + (size_t)src * m->pages_per_seq;
+    int32_t *pd = m->page_table + (size_t)dst * m->pages_per_seq;
+    /* whole pages are shared: neither sequence writes below its length again */
+    for (size_t i = 0; i < full; i++) {
+        pd[i] = ps[i];
+        m->page_refs[ps[i]]++;
+    }
+    m->seq_pages[dst] = full;
+    if (tail) {
+        /* the page the copy goes on writing into is its own */
+        int32_t page = m->free_pages[--m->n_free];
+        m->page_refs[page] = 1;
+        pd[full] = page;
+        m->seq_pages[dst] = full + 1;
+        size_t rows = tail * m->kv_dim;
+        for (uint32_t l = 0; l < m->hp.n_layer; l++) {
+            size_t base = (size_t)l * m->layer_stride;
+            memcpy(m->kv_k + base + (size_t)page * MODEL_KV_PAGE * m->kv_dim,
+                   m->kv_k + base + (size_t)ps[full] * MODEL_KV_PAGE * m->kv_dim,
+                   rows * sizeof(float));
+            memcpy(m->kv_v + base + (size_t)page * MODEL_KV_PAGE * m->kv_dim,
+                   m->kv_v + base + (size_t)ps[full] * MODEL_KV_PAGE * m->kv_dim,
+                   rows * sizeof(float));
+        }
+    }
+    m->seq_len[dst] = n;
     return 0;
 }
 

@@ -34,7 +34,9 @@
  *
  * Sequences: tokens are appended to a sequence (0 <= seq < n_seq); a token's
  * position is the sequence's length when it arrives. model_seq_clear forgets a
- * sequence and returns its cache pages to the pool.
+ * sequence and returns its cache pages to the pool; model_seq_share starts a
+ * sequence with another's prefix without computing it again (pages are shared,
+ * counted by reference).
  *
  *   model_settings s;
  *   model_settings_default(&s);
@@ -139,6 +141,13 @@ void model_seq_clear(model *m, int seq);
 int model_seq_reserve(model *m, int seq, size_t n_tokens, err *e);
 /* Tokens the pool can still hold (free pages * MODEL_KV_PAGE). */
 size_t model_kv_free_tokens(const model *m);
+/* Makes the empty sequence `dst` start with the first n tokens of `src` (a shared prompt
+ * prefix, computed once): their whole cache pages are shared (no sequence writes below
+ * its length again; a page is freed with its last holder), the last partial page is
+ * copied. The logits that follow are the same as if dst had run those tokens itself.
+ * ERR_INVALID for a dst that is not empty or n outside 1..len(src), ERR_LIMIT when no
+ * page is free for the copy. */
+int model_seq_share(model *m, int dst, int src, size_t n, err *e);
 
 typedef struct model_batch {
     size_t n;              /* tokens, 1..n_batch */

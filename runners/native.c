@@ -6,8 +6,9 @@
  * GGUF's tokenizer.chat_template) with the prompt's tools and assistant prefix,
  * then tokenized with special tokens recognised. The engine decodes up to
  * `batch` requests together and each completion is handed to on_done as soon as
- * its sequence ends. With tools, tool calls are taken out of the text with the
- * family's server parser (chat_parse_tool_calls).
+ * its sequence ends; a prompt that starts like an earlier one (few-shot prompts)
+ * reuses its cache (engine_set_prefix_cache). With tools, tool calls are taken out
+ * of the text with the family's server parser (chat_parse_tool_calls).
  *
  * describe records the file (path, size, sha256 cached by path, size and mtime
  * under settings.cache_dir), the architecture, parameter count and tensor
@@ -45,6 +46,7 @@ typedef struct native {
     char family_error[ERR_MSG_SIZE]; /* why there is no family, for chat prompts */
     char date[64];                   /* Granite 3.3's "Today's Date", pinned at open */
     const volatile int *cancel;
+    int batch;
 } native;
 
 static void native_close(void *state)
@@ -92,12 +94,15 @@ static int native_open(void **state, const runner_settings *s, err *e)
     model_settings ms;
     model_settings_default(&ms);
     ms.threads = s->threads;
-    ms.n_seq = s->batch > 0 ? s->batch : 1;
+    /* one more sequence than the batch: it keeps a finished prompt for the next ones */
+    n->batch = s->batch > 0 ? s->batch : 1;
+    ms.n_seq = n->batch + 1;
     ms.ctx_size = s->ctx_size;
     int rc = model_open(&n->m, s->model, &ms, e);
     if (rc < 0) return rc;
     if ((rc = tok_open(&n->t, model_get_gguf(n->m), NULL, e)) < 0) return rc;
     if ((rc = engine_open(&n->en, n->m, n->t, e)) < 0) return rc;
+    if ((rc = engine_set_prefix_cache(n->en, true, e)) < 0) return rc;
     err fe = ERR_INIT;
     n->has_family = pick_family(s, model_get_gguf(n->m), &n->family, &fe) == 0;
     if (!n->has_family) {
@@ -241,7 +246,8 @@ static int native_describe(void *state, cJSON *obj, err *e)
     cJSON_AddStringToObject(obj, "tokenizer_pre", tok_pre(n->t));
     cJSON_AddNumberToObject(obj, "ctx_size", ms->ctx_size);
     cJSON_AddNumberToObject(obj, "threads", ms->threads);
-    cJSON_AddNumberToObject(obj, "batch", ms->n_seq);
+    cJSON_AddNumberToObject(obj, "batch", n->batch);
+    cJSON_AddBoolToObject(obj, "prefix_cache", true);
     cJSON_AddStringToObject(obj, "kv_cache", "f32");
     int isa = matmul_isa_detect();
     cJSON_AddStringToObject(obj, "kernels", matmul_isa_name(isa));

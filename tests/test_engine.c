@@ -349,6 +349,81 @@ static void test_engine__eog(void)
     close_set(&f);
 }
 
+static void test_engine__prefix_cache(void)
+{
+    /* prompts that share long prefixes: the same tokens with the cache as without, and
+     * fewer prompt tokens computed */
+    static seen a, b;
+    memset(&a, 0, sizeof a);
+    memset(&b, 0, sizeof b);
+    static int32_t prompts[6][128];
+    size_t lens[6];
+    uint64_t computed[2] = {0, 0}, cached = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        model_settings s;
+        model_settings_default(&s);
+        s.threads = 2;
+        s.n_seq = 3;
+        s.kv_tokens = pass ? 384 : 0;
+        fixture_set f;
+        if (!open_set(&f, "tiny-granite.q8_0", &s)) {
+            CHECK(0);
+            close_set(&f);
+            return;
+        }
+        err e = ERR_INIT;
+        if (pass) {
+            CHECK(engine_set_prefix_cache(f.en, true, &e) == 0);
+            CHECK(engine_set_prefix_cache(f.en, true, &e) == 0);
+        }
+        /* prompt 2 (81 tokens), cut and continued in several ways, and itself again */
+        const size_t cuts[6] = {81, 60, 70, 81, 40, 75};
+        for (int i = 0; i < 6; i++) {
+            memcpy(prompts[i], f.ids[2], cuts[i] * sizeof(int32_t));
+            lens[i] = cuts[i];
+            if (i == 1 || i == 4)
+                for (int k = 0; k < 5; k++) prompts[i][lens[i]++] = f.ids[1][k];
+            if (i == 2) prompts[i][lens[i]++] = 7;
+        }
+        engine_request reqs[6];
+        for (int i = 0; i < 6; i++) {
+            reqs[i] = greedy_req(&f, 0, 6);
+            reqs[i].prompt = prompts[i];
+            reqs[i].n_prompt = lens[i];
+        }
+        CHECK(engine_generate(f.en, reqs, 6, on_done, pass ? &b : &a, NULL, &e) == 0);
+        computed[pass] = engine_get_stats(f.en)->prompt_tokens;
+        if (pass) cached = engine_get_stats(f.en)->cached_tokens;
+        /* the kept prompt holds pages until the cache is turned off */
+        if (pass) {
+            CHECK(model_kv_free_tokens(f.m) < 384);
+            CHECK(engine_set_prefix_cache(f.en, false, &e) == 0);
+            CHECK_INT(model_kv_free_tokens(f.m), 384);
+        }
+        close_set(&f);
+    }
+    size_t total = 0;
+    for (int i = 0; i < 6; i++) total += lens[i];
+    CHECK_INT(computed[0], total);
+    CHECK_INT(computed[1] + cached, total);
+    CHECK(cached >= 200);
+    fprintf(stderr, "  prefix cache: %llu of %zu prompt tokens reused\n", (unsigned long long)cached,
+            total);
+    for (int i = 0; i < 6; i++) {
+        CHECK_INT(a.n_tokens[i], 6);
+        CHECK(memcmp(a.tokens[i], b.tokens[i], 6 * sizeof(int32_t)) == 0);
+    }
+    /* a model of one sequence has no room for a kept prompt */
+    model_settings s;
+    model_settings_default(&s);
+    fixture_set f;
+    if (open_set(&f, "tiny-granite.q8_0", &s)) {
+        err e = ERR_INIT;
+        CHECK_INT(engine_set_prefix_cache(f.en, true, &e), ERR_INVALID);
+    }
+    close_set(&f);
+}
+
 static void test_engine__utf8(void)
 {
     struct {
@@ -377,6 +452,7 @@ int main(void)
     RUN(test_engine__stops);
     RUN(test_engine__pool_and_cancel);
     RUN(test_engine__eog);
+    RUN(test_engine__prefix_cache);
     RUN(test_engine__utf8);
     return test_report();
 }

@@ -555,6 +555,57 @@ out:
     cJSON_Delete(golden);
 }
 
+static void test_model__share(void)
+{
+    /* a prefix shared from another sequence gives the logits of running it again */
+    model_settings s;
+    model_settings_default(&s);
+    s.threads = 2;
+    s.n_seq = 3;
+    s.ctx_size = 128;
+    model *m = NULL;
+    err e = ERR_INIT;
+    CHECK(model_open(&m, fixture("tiny-granite.q6_k.gguf"), &s, &e) == 0);
+    if (!m) return;
+    int32_t toks[100];
+    for (int i = 0; i < 100; i++) toks[i] = (i * 53 + 7) % 1007;
+    static float want[2][1007];
+    const float *lg;
+    /* reference: sequence 0 runs 100 tokens, logits after 70 and after 100 */
+    lg = run_prompt(m, 0, toks, 70, false);
+    if (lg) memcpy(want[0], lg, sizeof want[0]);
+    lg = run_prompt(m, 0, toks + 70, 30, false);
+    if (lg) memcpy(want[1], lg, sizeof want[1]);
+    size_t free0 = model_kv_free_tokens(m);
+    /* sequence 1 takes 69 tokens (2 pages shared, 5 tokens copied), runs the 70th */
+    CHECK(model_seq_share(m, 1, 0, 69, &e) == 0);
+    CHECK_INT(model_seq_len(m, 1), 69);
+    CHECK_INT(model_kv_free_tokens(m), free0 - MODEL_KV_PAGE);
+    lg = step(m, 1, toks[69]);
+    CHECK(lg && memcmp(lg, want[0], sizeof want[0]) == 0);
+    /* sequence 2 takes exactly 64 (pages only), runs the rest in one batch */
+    CHECK(model_seq_share(m, 2, 0, 64, &e) == 0);
+    CHECK_INT(model_kv_free_tokens(m), free0 - MODEL_KV_PAGE);
+    lg = run_prompt(m, 2, toks + 64, 36, false);
+    CHECK(lg && memcmp(lg, want[1], sizeof want[1]) == 0);
+    /* the shared pages stay while any holder does */
+    model_seq_clear(m, 0);
+    lg = step(m, 1, toks[70]);
+    CHECK(lg != NULL);
+    model_seq_clear(m, 1);
+    model_seq_clear(m, 2);
+    CHECK_INT(model_kv_free_tokens(m), 3 * 128);
+    /* bad calls */
+    CHECK_INT(model_seq_share(m, 1, 0, 1, &e), ERR_INVALID); /* sequence 0 is empty */
+    run_prompt(m, 0, toks, 10, false);
+    CHECK_INT(model_seq_share(m, 0, 0, 5, &e), ERR_INVALID);
+    CHECK_INT(model_seq_share(m, 1, 0, 11, &e), ERR_INVALID);
+    CHECK_INT(model_seq_share(m, 1, 7, 5, &e), ERR_INVALID);
+    CHECK(model_seq_share(m, 1, 0, 10, &e) == 0);
+    CHECK_INT(model_seq_share(m, 1, 0, 5, &e), ERR_INVALID); /* not empty any more */
+    model_close(m);
+}
+
 static void test_model__pool(void)
 {
     model_settings s;
@@ -660,6 +711,7 @@ int main(void)
     RUN(test_model__corrupt);
     RUN(test_model__llama);
     RUN(test_model__invariance);
+    RUN(test_model__share);
     RUN(test_model__pool);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp_dir);
