@@ -59,6 +59,8 @@ struct model {
     const float *rope_freqs;     /* (n_rot/2) divisors of theta, or NULL */
     layer *layers;               /* (n_layer) */
     size_t q_dim, kv_dim, qkv_dim;
+    wmat **mats;        /* every matrix once, for loops over all of them */
+    size_t n_mats;
     float **f32_copies; /* weights dequantized at open (f32_weights) */
     size_t n_copies;
 
@@ -113,8 +115,9 @@ static size_t mul3(size_t a, size_t b, size_t c)
     return ab * c;
 }
 
-/* 64-aligned zeroed floats; records the bytes. */
-static float *alloc_f32(model *m, size_t n, err *e, const char *what)
+/* 64-aligned floats, zeroed unless `lazy` (the KV cache: only what is written is ever read,
+ * and untouched pages cost no memory); records the bytes. */
+static float *alloc_f32_(model *m, size_t n, bool lazy, err *e, const char *what)
 {
     if (n == SIZE_MAX || n > SIZE_MAX / sizeof(float) - 64) {
         err_set(e, ERR_LIMIT, "%s: the %s buffer is too large", gguf_path(m->g), what);
@@ -127,9 +130,14 @@ static float *alloc_f32(model *m, size_t n, err *e, const char *what)
                 what);
         return NULL;
     }
-    memset(p, 0, bytes);
+    if (!lazy) memset(p, 0, bytes);
     m->alloc_bytes += bytes;
     return p;
+}
+
+static float *alloc_f32(model *m, size_t n, err *e, const char *what)
+{
+    return alloc_f32_(m, n, false, e, what);
 }
 
 /* ==== hyperparameters ================================================================== */
@@ -562,16 +570,6 @@ static size_t all_mats(model *m, wmat **out, size_t cap)
     return n;
 }
 
-/* The stacked matrices (they have packed data only). */
-static size_t all_stacks(model *m, wmat **out, size_t cap)
-{
-    size_t n = 0;
-    for (uint32_t l = 0; m->layers && l < m->hp.n_layer && n + 2 <= cap; l++) {
-        out[n++] = &m->layers[l].qkv_stack;
-        out[n++] = &m->layers[l].gu_stack;
-    }
-    return n;
-}
 
 /* f32_weights: every matrix dequantized into memory of its own. */
 static int dequantize_weights(model *m, wmat **mats, size_t n, err *e)
@@ -730,9 +728,10 @@ static int alloc_buffers(model *m, err *e)
     m->pages_per_seq = ((size_t)s->ctx_size + MODEL_KV_PAGE - 1) / MODEL_KV_PAGE;
     m->n_pages = ((size_t)s->kv_tokens + MODEL_KV_PAGE - 1) / MODEL_KV_PAGE;
     m->layer_stride = mul3(m->n_pages, MODEL_KV_PAGE, m->kv_dim);
-    ALLOC(kv_k, mul3(m->layer_stride, hp->n_layer, 1), "KV cache");
-    ALLOC(kv_v, mul3(m->layer_stride, hp->n_layer, 1), "KV cache");
 #undef ALLOC
+    if (!(m->kv_k = alloc_f32_(m, mul3(m->layer_stride, hp->n_layer, 1), true, e, "KV cache")) ||
+        !(m->kv_v = alloc_f32_(m, mul3(m->layer_stride, hp->n_layer, 1), true, e, "KV cache")))
+        return e ? e->code : ERR_NOMEM;
     m->tok_seq = calloc(B, sizeof *m->tok_seq);
     m->tok_pos = calloc(B, sizeof *m->tok_pos);
     m->out_rows = calloc((size_t)s->n_outputs, sizeof *m->out_rows);
@@ -775,14 +774,21 @@ int model_open(model **out, const char *path, const model_settings *s, err *e)
     if ((rc = resolve_settings(m, s, e)) < 0) goto fail;
     if ((rc = matmul_kernels_init(&m->mk, m->s.isa, e)) < 0) goto fail;
     if ((rc = bind_all(m, e)) < 0) goto fail;
-    wmat *mats[8 * MAX_LAYER + 1];
-    size_t nm = all_mats(m, mats, ARRAY_LEN(mats));
-    for (size_t i = 0; i < nm; i++) {
-        m->weight_bytes += mats[i]->rows * qtype_row_bytes(mats[i]->file_type, mats[i]->cols);
-        m->mat_elems += (uint64_t)mats[i]->rows * mats[i]->cols;
+    /* every matrix once (the tied head is token_embd's second use) */
+    m->mats = calloc(8 * (size_t)m->hp.n_layer + 1, sizeof *m->mats);
+    if (!m->mats) {
+        rc = err_set(e, ERR_NOMEM, "out of memory");
+        goto fail;
     }
-    if (m->s.f32_weights && (rc = dequantize_weights(m, mats, nm, e)) < 0) goto fail;
-    if (!m->s.f32_weights && !m->s.file_layout && (rc = pack_weights(m, mats, nm, e)) < 0)
+    m->n_mats = all_mats(m, m->mats, 8 * (size_t)m->hp.n_layer + 1);
+    for (size_t i = 0; i < m->n_mats; i++) {
+        const wmat *w = m->mats[i];
+        m->weight_bytes += w->rows * qtype_row_bytes(w->file_type, w->cols);
+        m->mat_elems += (uint64_t)w->rows * w->cols;
+    }
+    if (m->s.f32_weights && (rc = dequantize_weights(m, m->mats, m->n_mats, e)) < 0) goto fail;
+    if (!m->s.f32_weights && !m->s.file_layout &&
+        (rc = pack_weights(m, m->mats, m->n_mats, e)) < 0)
         goto fail;
     if ((rc = alloc_buffers(m, e)) < 0) goto fail;
     *out = m;
@@ -795,12 +801,11 @@ fail:
 void model_close(model *m)
 {
     if (!m) return;
-    if (m->layers || m->wout.pk.data) {
-        wmat *mats[8 * MAX_LAYER + 1];
-        size_t nm = all_mats(m, mats, ARRAY_LEN(mats));
-        for (size_t i = 0; i < nm; i++) matmul_packed_release(&mats[i]->pk);
-        nm = all_stacks(m, mats, ARRAY_LEN(mats));
-        for (size_t i = 0; i < nm; i++) matmul_packed_release(&mats[i]->pk);
+    for (size_t i = 0; i < m->n_mats; i++) matmul_packed_release(&m->mats[i]->pk);
+    free(m->mats);
+    for (uint32_t l = 0; m->layers && l < m->hp.n_layer; l++) {
+        matmul_packed_release(&m->layers[l].qkv_stack.pk);
+        matmul_packed_release(&m->layers[l].gu_stack.pk);
     }
     for (size_t i = 0; i < m->n_copies; i++) free(m->f32_copies[i]);
     free(m->f32_copies);
