@@ -22,7 +22,8 @@ typedef struct slot {
 struct engine {
     model *m;
     const tok *t;
-    int n_slots;
+    int n_slots;      /* slots that decode (the prefix cache takes the last model sequence) */
+    int n_alloc;      /* slots allocated: the model's sequences */
     slot *slots;
     size_t n_vocab, n_batch, n_outputs, ctx;
     int32_t *btok, *bseq; /* (n_batch) a decode step's batch */
@@ -50,7 +51,7 @@ int engine_open(engine **out, model *m, const tok *t, err *e)
     if (!en) return err_set(e, ERR_NOMEM, "out of memory");
     en->m = m;
     en->t = t;
-    en->n_slots = ms->n_seq;
+    en->n_slots = en->n_alloc = ms->n_seq;
     en->n_vocab = hp->n_vocab;
     en->n_batch = (size_t)ms->n_batch;
     en->n_outputs = (size_t)ms->n_outputs;
@@ -84,7 +85,7 @@ fail:
 void engine_close(engine *en)
 {
     if (!en) return;
-    for (int s = 0; en->slots && s < en->n_slots; s++) {
+    for (int s = 0; en->slots && s < en->n_alloc; s++) {
         sampler_release(&en->slots[s].smp);
         tok_ids_release(&en->slots[s].hist);
         buf_release(&en->slots[s].text);
