@@ -45,7 +45,7 @@ static const opt_def run_opt_defs[] = {
     {"shard", OPT_STR, O(shard), "I/N", "only items whose position % N == I (0 <= I < N)", 0},
     {"samples", OPT_INT, O(samples), "N", "completions per item (pass@k); default 1", 0},
     {"shots", OPT_INT, O(shots), "K", "few-shot exemplars (default: the task's)", 0},
-    {"prompt-style", OPT_STR, O(prompt_style), "raw|chat", "raw text or chat messages (default: chat for openai, raw otherwise)", 0},
+    {"prompt-style", OPT_STR, O(prompt_style), "raw|chat", "raw text or chat messages (default: chat for openai and for GGUF models with a chat template, raw otherwise)", 0},
     {"max-tokens", OPT_INT, O(max_tokens), "N", "token cap per completion (default: the task's)", 0},
     {"temperature", OPT_DOUBLE, O(temperature), "T", "sampling temperature; 0 = greedy (default)", 0},
     {"top-p", OPT_DOUBLE, O(top_p), "P", "nucleus sampling (default 1)", 0},
@@ -539,6 +539,17 @@ static int cmd_run_main(int argc, char **argv)
     rc.rs.chat_template = ro.chat_template;
     rc.rs.chat = rc.chat;
     rc.rs.replay_delay_ms = ro.replay_delay;
+    rc.rs.cache_dir = cmd_cache_dir(ro.cache_dir, &a);
+    if (!ro.prompt_style) {
+        /* a backend may know better (native: the GGUF has a chat template) */
+        bool chat = false;
+        int dc = runner_default_chat(rc.backend, &rc.rs, &chat, &e);
+        if (dc < 0) {
+            status = cmd_fail("run", &e);
+            goto out;
+        }
+        if (dc > 0) rc.chat = rc.rs.chat = chat;
+    }
     for (int i = 0; i < argc; i++) buf_printf(&cmdline, "%s%s", i ? " " : "tally ", argv[i]);
     rc.command_line = cmdline.data;
 

@@ -6,11 +6,13 @@
 
 extern const runner_ops replay_runner_ops;
 extern const runner_ops openai_runner_ops;
+extern const runner_ops native_runner_ops;
 
 /* To add a runner: implement its runner_ops in runners/<name>.c and add a row. */
 static const runner_ops *const runners[] = {
     &replay_runner_ops,
     &openai_runner_ops,
+    &native_runner_ops,
 };
 
 void gen_response_release(gen_response *r)
@@ -80,6 +82,14 @@ int runner_generate(runner *r, const gen_request *reqs, size_t n, runner_on_done
 int runner_notes(runner *r, buf *out)
 {
     return r->ops->notes ? r->ops->notes(r->state, out) : 0;
+}
+
+int runner_default_chat(const char *backend, const runner_settings *s, bool *chat_out, err *e)
+{
+    const runner_ops *ops = runner_find(backend);
+    if (!ops || !ops->default_chat) return 0;
+    int rc = ops->default_chat(s, chat_out, e);
+    return rc < 0 ? rc : 1;
 }
 
 void runner_close(runner *r)

@@ -110,6 +110,8 @@ typedef struct runner_settings {
     /* When set, generate polls it (at least every 100 ms) and stops with
      * ERR_INTERRUPTED once it is nonzero: the harness's SIGINT flag. */
     const volatile int *cancel;
+    /* appended for the native runner */
+    const char *cache_dir;      /* where a runner may cache derived data (a model's sha256), or NULL */
 } runner_settings;
 
 void runner_settings_default(runner_settings *s);
@@ -133,6 +135,10 @@ typedef struct runner_ops {
     int (*notes)(void *state, buf *out);
     /* Frees everything. Must not be NULL; safe on a state whose open failed half-way. */
     void (*close)(void *state);
+    /* Whether prompts should be chat style when the user did not choose
+     * (--prompt-style): native says yes when the GGUF carries a chat template it
+     * knows. Called before open, with the same settings. NULL allowed: no opinion. */
+    int (*default_chat)(const runner_settings *s, bool *chat_out, err *e);
 } runner_ops;
 
 typedef struct runner {
@@ -147,6 +153,9 @@ int runner_describe(runner *r, cJSON *obj, err *e);
 int runner_generate(runner *r, const gen_request *reqs, size_t n, runner_on_done on_done,
                     void *ctx, err *e);
 int runner_notes(runner *r, buf *out);
+/* The backend's default prompt style for these settings: 1 with *chat_out set when it
+ * has an opinion, 0 when it has none, < 0 on failure (a model that cannot be read). */
+int runner_default_chat(const char *backend, const runner_settings *s, bool *chat_out, err *e);
 void runner_close(runner *r);
 
 #endif
