@@ -165,29 +165,29 @@ static bool cache_lookup(const char *file, const char *key, char hex[HASH_HEX_SI
     return found;
 }
 
-static int file_sha256(native *n, char hex[HASH_HEX_SIZE], err *e)
+int runner_file_sha256(const char *path, const char *cache_dir, char hex[HASH_HEX_SIZE], err *e)
 {
     struct stat st;
-    char *abs = realpath(n->path, NULL);
+    char *abs = realpath(path, NULL);
     if (!abs || stat(abs, &st) < 0) {
         free(abs);
-        return err_errno(e, "%s", n->path);
+        return err_errno(e, "%s", path);
     }
     char key[4200];
     snprintf(key, sizeof key, "%lld\t%lld\t%s", (long long)st.st_size,
              (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, abs);
     free(abs);
     buf cache = BUF_INIT;
-    if (n->cache_dir && strchr(key, '\n') == NULL) path_join(&cache, n->cache_dir, "model-sha256.tsv");
+    if (cache_dir && strchr(key, '\n') == NULL) path_join(&cache, cache_dir, "model-sha256.tsv");
     int rc = 0;
     if (cache.len && cache_lookup(cache.data, key, hex)) goto out;
-    if ((rc = sha256_file_hex(n->path, hex, e)) < 0) goto out;
+    if ((rc = sha256_file_hex(path, hex, e)) < 0) goto out;
     if (cache.len) {
         /* best effort: a cache that cannot be written only costs time */
         err ignore = ERR_INIT;
         buf line = BUF_INIT;
         buf_printf(&line, "%s\t%s\n", hex, key);
-        if (dir_create(n->cache_dir, &ignore) == 0) {
+        if (dir_create(cache_dir, &ignore) == 0) {
             int fd = file_open_append(cache.data, &ignore);
             if (fd >= 0) {
                 file_append(fd, line.data, line.len, cache.data, &ignore);
@@ -208,7 +208,7 @@ static int native_describe(void *state, cJSON *obj, err *e)
     const model_hparams *hp = model_get_hparams(n->m);
     const model_settings *ms = model_get_settings(n->m);
     char hex[HASH_HEX_SIZE];
-    int rc = file_sha256(n, hex, e);
+    int rc = runner_file_sha256(n->path, n->cache_dir, hex, e);
     if (rc < 0) return rc;
     cJSON_AddStringToObject(obj, "model_path", n->path);
     cJSON_AddNumberToObject(obj, "file_size", (double)gguf_file_size(g));

@@ -158,4 +158,10 @@ int runner_notes(runner *r, buf *out);
 int runner_default_chat(const char *backend, const runner_settings *s, bool *chat_out, err *e);
 void runner_close(runner *r);
 
+/* The sha256 of a model file as 64 hex digits, cached in cache_dir/model-sha256.tsv
+ * by (size, mtime, absolute path) so that a multi-gigabyte GGUF is read once
+ * (cache_dir NULL: no cache). The native runner's manifest uses it; so does
+ * `tally quantdiff`. */
+int runner_file_sha256(const char *path, const char *cache_dir, char hex[65], err *e);
+
 #endif
