@@ -25,7 +25,7 @@ static const command_def *const commands[] = {
     &cmd_compare_def,
     &cmd_report_def,
     &cmd_diff_def,
-    &(const command_def){.name = "quantdiff", .summary = "KL divergence of a quantized model from its base"},
+    &cmd_quantdiff_def,
     &cmd_bench_def,
     &cmd_generate_def,
     &cmd_tokenize_def,

@@ -29,6 +29,7 @@ extern const command_def cmd_generate_def;
 extern const command_def cmd_logits_def;
 extern const command_def cmd_bench_def;
 extern const command_def cmd_synth_def;
+extern const command_def cmd_quantdiff_def;
 
 /* Prints "tally <cmd>: <message>" to stderr and returns the exit status for
  * the error: 2 for usage errors, 1 otherwise. */
