@@ -30,7 +30,11 @@ typedef struct preset {
 
 /* To add a preset, add a row (and its name to synth_preset_names' list via this table).
  * granite-1b and ling-2b are PERF.md's benchmark models; granite-small is for the
- * meson benchmark; tiny and tiny-ling are for tests. */
+ * meson benchmark; demo is scripts/quickstart's model; tiny and tiny-ling are for tests.
+ * demo has its own LM head and a small logit scale, so its logits are spread (std ~2)
+ * and greedy text does not collapse into one repeated token as with a tied head, where
+ * the current token's own embedding dominates: its F16 and Q4_0 copies then differ
+ * measurably (tally quantdiff). */
 static const preset presets[] = {
     {.name = "granite-1b", .arch = "granite", .n_embd = 2048, .n_layer = 18, .n_head = 16,
      .n_head_kv = 8, .head_dim = 128, .n_ff = 5632, .n_ctx = 4096, .n_rot = 128,
@@ -45,6 +49,10 @@ static const preset presets[] = {
      .n_head_kv = 4, .head_dim = 128, .n_ff = 2816, .n_ctx = 4096, .n_rot = 128,
      .rope_base = 10000000.0f, .rms_eps = 1e-5f, .embd_scale = 12.0f, .resid_scale = 0.22f,
      .attn_scale = 0.0078125f, .logit_scale = 8.0f, .tied = true},
+    {.name = "demo", .arch = "granite", .n_embd = 512, .n_layer = 4, .n_head = 8, .n_head_kv = 4,
+     .head_dim = 64, .n_ff = 1536, .n_ctx = 4096, .n_rot = 64, .rope_base = 10000.0f,
+     .rms_eps = 1e-5f, .embd_scale = 12.0f, .resid_scale = 0.22f, .attn_scale = 0.015625f,
+     .logit_scale = 0.5f, .tied = false},
     {.name = "tiny", .arch = "granite", .n_embd = 256, .n_layer = 2, .n_head = 4, .n_head_kv = 2,
      .head_dim = 64, .n_ff = 512, .n_ctx = 2048, .n_rot = 64, .rope_base = 10000.0f,
      .rms_eps = 1e-5f, .embd_scale = 12.0f, .resid_scale = 0.22f, .attn_scale = 0.015625f,
@@ -56,8 +64,8 @@ static const preset presets[] = {
      .gating = 2, .weights_scale = 2.5f},
 };
 
-static const char *const preset_names[] = {"granite-1b", "ling-2b", "granite-small", "tiny",
-                                           "tiny-ling", NULL};
+static const char *const preset_names[] = {"granite-1b", "ling-2b", "granite-small", "demo",
+                                           "tiny", "tiny-ling", NULL};
 
 const char *const *synth_preset_names(void)
 {
@@ -318,7 +326,7 @@ int synth_write(const synth_spec *s, const char *path, err *e)
     const preset *p = find_preset(s->preset);
     if (!p)
         return err_set(e, ERR_INVALID, "synth: unknown preset \"%s\" (granite-1b, ling-2b, "
-                                       "granite-small, tiny, tiny-ling)",
+                                       "granite-small, demo, tiny, tiny-ling)",
                        s->preset ? s->preset : "");
     if (s->type != QTYPE_F16 && s->type != QTYPE_BF16 && s->type != QTYPE_Q8_0 &&
         s->type != QTYPE_Q4_0)

@@ -41,7 +41,7 @@ typedef struct synth_spec {
 void synth_spec_default(synth_spec *s);
 
 /* The preset names, NULL-terminated: "granite-1b", "ling-2b", "granite-small",
- * "tiny", "tiny-ling". */
+ * "demo", "tiny", "tiny-ling". */
 const char *const *synth_preset_names(void);
 
 /* Parameters (elements of every tensor) a preset has with a vocabulary of n_vocab tokens;

@@ -19,7 +19,7 @@ typedef struct synth_opts {
 
 #define O(f) offsetof(synth_opts, f)
 static const opt_def synth_opt_defs[] = {
-    {"preset", OPT_STR, O(preset), "NAME", "granite-1b, ling-2b (PERF.md), granite-small, tiny, tiny-ling", 0},
+    {"preset", OPT_STR, O(preset), "NAME", "granite-1b, ling-2b (PERF.md), granite-small, demo (scripts/quickstart), tiny, tiny-ling", 0},
     {"type", OPT_STR, O(type), "T", "f16, bf16, q8_0 or q4_0 (q4_0 keeps the LM head in q6_k); default q8_0", 0},
     {"out", OPT_STR, O(out), "FILE", "the GGUF file to write", 0},
     {"vocab", OPT_STR, O(vocab), "GGUF",
@@ -65,7 +65,7 @@ static int cmd_synth_main(int argc, char **argv)
         err_set(&e, ERR_USAGE, "--type: \"%s\" is not f16, bf16, q8_0 or q4_0", o.type);
     else if (!synth_param_count(o.preset, 1))
         err_set(&e, ERR_USAGE, "--preset: unknown preset \"%s\" (granite-1b, ling-2b, granite-small, "
-                               "tiny, tiny-ling)",
+                               "demo, tiny, tiny-ling)",
                 o.preset);
     else if (o.threads < 0) err_set(&e, ERR_USAGE, "--threads: %d is negative", o.threads);
     if (!e.code && !o.vocab) {
@@ -110,7 +110,7 @@ out:
 const command_def cmd_synth_def = {
     .name = "synth-model",
     .summary = "write a benchmark model with random weights",
-    .usage = "tally synth-model --preset granite-1b|ling-2b|granite-small|tiny|tiny-ling "
+    .usage = "tally synth-model --preset granite-1b|ling-2b|granite-small|demo|tiny|tiny-ling "
              "--type f16|bf16|q8_0|q4_0 --out FILE [--vocab GGUF] [--seed S]",
     .details = "The presets are PERF.md's benchmark models (granite-1b: granite, 952 M parameters;\n"
                "ling-2b: bailingmoe2, 2578 M) and smaller ones for tests. Weights are random; the\n"
