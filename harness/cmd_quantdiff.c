@@ -94,16 +94,22 @@ static const opt_def qd_opt_defs[] = {
 };
 #undef O
 
+/* What quantdiff says about MoE files (the native engine refuses them). */
+#define QD_EXPERTS_NOTE                                                                            \
+    "not measured: these dense models have no experts; MoE files (how often two files pick "       \
+    "the same experts per layer) need the MoE engine, which tally does not have yet"
+
 /* Tokens fed per forward pass in the scoring pass (and logit rows asked at most). */
 #define QD_CHUNK 128
 
 /* One token stream: a window of text, or a prompt and BASE's answer. */
 typedef struct qd_stream {
     const char *id;
-    tok_ids ids;     /* prompt, then the answer once generated */
-    size_t n_prompt; /* tokens before the answer (text: all of them) */
-    size_t from;     /* first scored position (position p predicts token p + 1) */
-    const prompt *p; /* --task: the item's prompt */
+    tok_ids ids;                    /* prompt, then the answer once generated */
+    size_t n_prompt;                /* tokens before the answer (text: all of them) */
+    size_t from;                    /* first scored position (position p predicts token p + 1) */
+    const prompt *p;                /* --task: the item's prompt */
+    char prompt_sha[HASH_HEX_SIZE]; /* of the text tokenized (chat: rendered), as tally run's */
     const char **stops;
     size_t n_stops;
     char *answer; /* --task: BASE's answer text (malloc'd) */
@@ -270,6 +276,7 @@ static int prompt_ids(qd *q, qd_stream *s, err *e)
         goto out;
     }
     if ((rc = tok_encode(q->tb, text.data, text.len, flags, &s->ids, e)) < 0) goto out;
+    sha256_hex(text.data, text.len, s->prompt_sha);
     size_t nf = 0;
     while (fam_stops && fam_stops[nf]) nf++;
     s->stops = arena_calloc(&q->a, p->n_stop + nf + 1, sizeof *s->stops);
@@ -718,9 +725,7 @@ static cJSON *results_json(qd *q, const drift_summary *sm, const char *dir)
         "by item: means as ratio estimators with the linearised standard error, perplexities "
         "through exp; quantiles and the maximum by a percentile bootstrap over items");
     cJSON *ns = cJSON_AddObjectToObject(qi, "not_scored");
-    cJSON_AddStringToObject(ns, "expert_set_agreement",
-                            "needs the MoE engine (the native engine runs dense granite and llama "
-                            "models only)");
+    cJSON_AddStringToObject(ns, "expert_set_agreement", QD_EXPERTS_NOTE);
     return r;
 }
 
@@ -769,6 +774,7 @@ static void print_results(FILE *f, const qd *q, const cJSON *results, const drif
                   !strcmp(rows[i], "top1_agreement") || !strcmp(rows[i], "greedy_identical"));
     fprintf(f, "  greedy choices differ somewhere in %zu of %zu %s\n", sm->n_diverged, sm->n_items,
             what);
+    fprintf(f, "  expert-set agreement: %s\n", QD_EXPERTS_NOTE);
     if (q->base_mismatch)
         fprintf(f,
                 "  warning: at %zu answer positions BASE's own greedy choice is not the token it "
@@ -826,9 +832,7 @@ static int samples_jsonl(const qd *q, buf *out)
         rs.completion_tokens = (int)(s->ids.n - s->n_prompt);
         rs.latency_ms = s->latency_ms;
         rs.attempts = 1;
-        char sha[HASH_HEX_SIZE];
-        eval_prompt_sha256(s->p, sha);
-        rc = samples_format_line(out, &rq, &rs, sha, s->answer);
+        rc = samples_format_line(out, &rq, &rs, s->prompt_sha, s->answer);
     }
     return rc;
 }

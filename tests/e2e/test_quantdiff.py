@@ -124,8 +124,11 @@ print(out)
 run_dir = os.path.join(base, "run-f32")
 tally("run", "--task", "gsm8k_cot", "--model", F32, "--limit", "3", "--max-tokens", "64", "--prompt-style",
       "raw", "--threads", "2", "--out", run_dir, "--quiet", "--cache-dir", cache, check=0)
-run_samples = {s["id"]: s["completion"] for s in read_jsonl(os.path.join(run_dir, "samples.jsonl"))}
-check(all(run_samples[s["id"]] == s["completion"] for s in samples), "quantdiff's BASE answers are tally run's")
+run_samples = {s["id"]: s for s in read_jsonl(os.path.join(run_dir, "samples.jsonl"))}
+check(all(run_samples[s["id"]]["completion"] == s["completion"] for s in samples),
+      "quantdiff's BASE answers are tally run's")
+check(all(run_samples[s["id"]]["prompt_sha256"] == s["prompt_sha256"] for s in samples), "the same prompts")
+check(all(run_samples[s["id"]]["completion_tokens"] == s["completion_tokens"] for s in samples), "token counts")
 
 # Q8_0 drifts less than Q4_0 on the same answers
 q8_dir = os.path.join(base, "q8")
