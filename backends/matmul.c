@@ -201,16 +201,16 @@ static void pack_q5_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, voi
             const block_q5_K *b = (const block_q5_K *)(w + j * ws) + i;
             uint8_t sc[8], m[8];
             quant_unpack_scales_k4(b->scales, sc, m);
-            out[i].k4.d[j] = b->d;
-            out[i].k4.dmin[j] = b->dmin;
-            for (int s = 0; s < 8; s++) out[i].k4.sc[s][j] = sc[s];
+            out[i].d[j] = b->d;
+            out[i].dmin[j] = b->dmin;
+            for (int s = 0; s < 8; s++) out[i].sc[s][j] = sc[s];
             for (int t = 0; t < 4; t++) {
-                out[i].k4.m[t][2 * j] = m[2 * t];
-                out[i].k4.m[t][2 * j + 1] = m[2 * t + 1];
+                out[i].m[t][2 * j] = m[2 * t];
+                out[i].m[t][2 * j + 1] = m[2 * t + 1];
             }
             for (int p = 0; p < 4; p++)
                 for (int c = 0; c < 8; c++)
-                    memcpy(out[i].k4.qs[p][c] + 4 * j, b->qs + 32 * p + 4 * c, 4);
+                    memcpy(out[i].qs[p][c] + 4 * j, b->qs + 32 * p + 4 * c, 4);
             for (int c = 0; c < 8; c++) memcpy(out[i].qh[c] + 4 * j, b->qh + 4 * c, 4);
         }
 }
@@ -229,8 +229,8 @@ static void pack_q6_k(const uint8_t *w, size_t ws, size_t nrow, size_t nblk, voi
             for (int h = 0; h < 2; h++)
                 for (int c = 0; c < 8; c++) {
                     for (int q = 0; q < 2; q++)
-                        memcpy(out[i].ql[h][q][c] + 4 * j, b->ql + 64 * h + 32 * q + 4 * c, 4);
-                    memcpy(out[i].qh[h][c] + 4 * j, b->qh + 32 * h + 4 * c, 4);
+                        memcpy(out[i].q[h][c][q] + 4 * j, b->ql + 64 * h + 32 * q + 4 * c, 4);
+                    memcpy(out[i].q[h][c][2] + 4 * j, b->qh + 32 * h + 4 * c, 4);
                 }
         }
 }
@@ -447,7 +447,10 @@ static size_t batch_chunk(size_t act_stride, size_t batch)
     return nb < batch ? nb : batch;
 }
 
-void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws)
+/* Thread `ith` of `nth`'s part of a multiply; with nth > 1 every thread of the current
+ * OpenMP team must call it (it waits at two barriers). */
+static void run_part(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws, int ith,
+                     int nth)
 {
     if (mm->rows == 0 || mm->batch == 0) return;
     const matmul_type_kernels *tk = &k->type[mm->type];
@@ -459,7 +462,6 @@ void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *
     const uint8_t *w = packed ? mm->packed->data : mm->w;
     const quant_quantize_fn quantize = packed ? tk->quantize_act_packed : tk->quantize_act;
     const matmul_gemm_fn gemm = packed ? tk->gemm_packed : tk->gemm;
-    const int ith = omp_get_thread_num(), nth = omp_get_num_threads();
 
     /* 1. x -> activation format, (batch, act_stride) in the scratch; the work is split
      * into activation blocks so one long row still uses every thread */
@@ -481,7 +483,9 @@ void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *
         act = ws->data;
     }
     if (ith == 0) ws->next = 0;
+    if (nth > 1) {
 #pragma omp barrier
+    }
 
     /* 2. (batch chunk, row chunk) units handed out in order from a shared counter: row
      * chunks are multiples of 16 rows, about 8 per thread, so a thread the shared machine
@@ -500,7 +504,14 @@ void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *
         const uint8_t *wr = packed ? w + r0 / 8 * wst : w + r0 * wst;
         gemm(cols, wr, wst, nr, (const uint8_t *)act + b0 * as, as, nb, mm->y + b0 * ys + r0, ys);
     }
+    if (nth > 1) {
 #pragma omp barrier
+    }
+}
+
+void matmul_run_team(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws)
+{
+    run_part(k, mm, ws, omp_get_thread_num(), omp_get_num_threads());
 }
 
 int matmul_run(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws, int n_threads, err *e)
@@ -508,7 +519,8 @@ int matmul_run(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws, in
     int rc = matmul_check(k, mm, ws, e);
     if (rc < 0) return rc;
     if (n_threads <= 1) {
-        matmul_run_team(k, mm, ws);
+        /* alone, whatever team the caller is in */
+        run_part(k, mm, ws, 0, 1);
         return 0;
     }
 #pragma omp parallel num_threads(n_threads)

@@ -177,7 +177,8 @@ typedef struct matmul_args {
 /* Checks a multiply: supported type, cols a multiple of its block, strides and alignment,
  * scratch large enough. 0 or ERR_INVALID / ERR_UNSUPPORTED / ERR_LIMIT with the reason. */
 int matmul_check(const matmul_kernels *k, const matmul_args *mm, const matmul_ws *ws, err *e);
-/* Checks, then runs with n_threads OpenMP threads (<= 1: the calling thread alone). */
+/* Checks, then runs with n_threads OpenMP threads (<= 1: the calling thread alone, also
+ * from inside a parallel region, e.g. one multiply per thread with a workspace each). */
 int matmul_run(const matmul_kernels *k, const matmul_args *mm, matmul_ws *ws, int n_threads,
                err *e);
 /* Runs with the current OpenMP team (call from every thread of it, or outside any parallel

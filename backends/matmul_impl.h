@@ -19,6 +19,8 @@
 #ifndef TALLY_BACKENDS_MATMUL_IMPL_H
 #define TALLY_BACKENDS_MATMUL_IMPL_H
 
+#include <stddef.h>
+
 #include "backends/matmul.h"
 
 /* ---- packed weights, 8 rows ----------------------------------------------------------- */
@@ -50,22 +52,28 @@ typedef struct blk_q4_kx8 {
 } blk_q4_kx8;
 static_assert(sizeof(blk_q4_kx8) == 8 * 148, "Q4_K x 8");
 
-/* Q5_K x 8: a Q4_K x 8 block, then qh[c]: row j's original qh[4c..4c+3] (bit s = bit 4
- * of the value of sub-block s). */
+/* Q5_K x 8: the Q4_K x 8 fields (same offsets up to m), then qh[c]: row j's original
+ * qh[4c..4c+3] (bit s = bit 4 of the value of sub-block s), placed before qs so that the
+ * block is read front to back. */
 typedef struct blk_q5_kx8 {
-    blk_q4_kx8 k4;
+    uint16_t d[8], dmin[8];
+    uint8_t sc[8][8];
+    uint8_t m[4][16];
     uint8_t qh[8][32];
+    uint8_t qs[4][8][32];
 } blk_q5_kx8;
 static_assert(sizeof(blk_q5_kx8) == 8 * 180, "Q5_K x 8");
+static_assert(offsetof(blk_q5_kx8, m) == offsetof(blk_q4_kx8, m), "Q5_K x 8 starts as Q4_K x 8");
 
-/* Q6_K x 8: sc[t] = (scales_2t, scales_2t+1) of each row (byte 2j, 2j+1); ql[h][q][c]:
- * row j's original ql[64h+32q+4c..+3] (low nibbles run q, high run q+2 of half h);
- * qh[h][c]: row j's qh[32h+4c..+3] (bit pair k = run k). */
+/* Q6_K x 8, in the order the kernel reads it (so the hardware prefetcher sees one forward
+ * stream): sc[t] = (scales_2t, scales_2t+1) of each row (byte 2j, 2j+1); then for half h
+ * and chunk c three vectors q[h][c][0..2]: row j's original ql[64h+4c..+3] (low nibbles
+ * run 0, high run 2), ql[64h+32+4c..+3] (runs 1 and 3) and qh[32h+4c..+3] (bit pair k =
+ * run k). */
 typedef struct blk_q6_kx8 {
     uint16_t d[8];
     int8_t sc[8][16];
-    uint8_t ql[2][2][8][32];
-    uint8_t qh[2][8][32];
+    uint8_t q[2][8][3][32];
 } blk_q6_kx8;
 static_assert(sizeof(blk_q6_kx8) == 8 * 210, "Q6_K x 8");
 

@@ -37,15 +37,14 @@ enum qtype {
 };
 
 typedef struct qtype_info {
-    const char *name; /* "Q4_K"; NULL for ids ggml does not define */
-    uint32_t block;   /* values per block */
-    uint32_t bytes;   /* bytes per block; 0 = not supported here */
+    const char *name;   /* "Q4_K"; NULL for ids ggml does not define */
+    uint32_t block;     /* values per block */
+    uint32_t bytes;     /* bytes per block; 0 = not supported here */
 } qtype_info;
 
 /* The row for a type id; NULL when id >= QTYPE_COUNT or ggml defines no such id. */
 const qtype_info *qtype_get(uint32_t id);
-/* Bytes of a row of n values, or 0 when n is not a multiple of the block or the type is
- * unsupported. */
+/* Bytes of a row of n values, or 0 when n is not a multiple of the block or the type is unsupported. */
 size_t qtype_row_bytes(uint32_t id, uint64_t n);
 
 #endif

@@ -209,7 +209,8 @@ void quant_dequantize_iq4_xs_ref(const void *src, float *dst, size_t n);
 /* Weight quantizers. F16/BF16/Q8_0/Q4_0 reproduce llama-quantize without an importance
  * matrix bit for bit (Q8_0: d = amax/127, q = round-half-away(x / d); Q4_0: d = max/-8
  * with the signed max, q = min(15, trunc(x / d + 8.5))). Q4_K and Q6_K use our own
- * least-squares scale search: valid blocks with errors comparable to ggml's, not its bytes. */
+ * least-squares scale search: valid blocks, not ggml's bytes, with a squared error no larger
+ * than llama-quantize's on the fixture weights (tests/test_quant.c checks it). */
 void quant_quantize_f32_ref(const float *src, void *dst, size_t n);
 void quant_quantize_f16_ref(const float *src, void *dst, size_t n);
 void quant_quantize_bf16_ref(const float *src, void *dst, size_t n);

@@ -12,6 +12,7 @@ void task_options_default(task_options *o)
     o->tool_mode = "prompt";
     o->scorer_mode = "compat";
     o->samples = 1;
+    o->langdetect_dir = NULL; /* the scorer's default folder */
 }
 
 int datasets_locate(const char *data_dir, const char *rel, arena *a, const char **out, err *e)

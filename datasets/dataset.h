@@ -77,7 +77,11 @@ typedef struct task_options {
     double exec_timeout_s;   /* HumanEval: per-program timeout; 0 = the reference's 3 s */
     bool unsafe_no_sandbox;  /* run code without the OS sandbox (explicit opt-in) */
     const char *cache_dir;   /* cached data the scorer derives (EvalPlus expected outputs) */
-    const char *python;      /* interpreter for code tasks; NULL = python3 on PATH */
+    const char *python;      /* interpreter for code tasks; NULL = the system's /usr/bin/python3 */
+    const char *langdetect_dir; /* IFEval: langdetect profiles folder; NULL = Debian's
+                                 * python3-langdetect (/usr/lib/python3/dist-packages/langdetect/profiles) */
+    const char *sandbox_mode; /* code tasks: NULL/"auto", or force "degraded", "no-userns"
+                               * (root only) or "no-fork-server" (see scorers/sandbox.h) */
 } task_options;
 
 void task_options_default(task_options *o);

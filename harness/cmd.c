@@ -22,8 +22,9 @@ static const command_def cmd_help_def = {
 static const command_def *const commands[] = {
     &cmd_run_def,
     &cmd_score_def,
-    &(const command_def){.name = "compare", .summary = "tables of several runs side by side"},
-    &(const command_def){.name = "report", .summary = "an HTML report of several runs"},
+    &cmd_compare_def,
+    &cmd_report_def,
+    &cmd_diff_def,
     &(const command_def){.name = "quantdiff", .summary = "KL divergence of a quantized model from its base"},
     &cmd_bench_def,
     &cmd_generate_def,
@@ -49,6 +50,27 @@ void cmd_install_signal_handlers(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+}
+
+static const char *cache_root(arena *a)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && *xdg) return arena_printf(a, "%s/tally", xdg);
+    const char *home = getenv("HOME");
+    return arena_printf(a, "%s/.cache/tally", home && *home ? home : ".");
+}
+
+const char *cmd_data_dir(const char *opt, arena *a)
+{
+    if (opt) return opt;
+    const char *d = getenv("TALLY_DATA");
+    if (d && *d) return d;
+    return arena_printf(a, "%s/datasets", cache_root(a));
+}
+
+const char *cmd_cache_dir(const char *opt, arena *a)
+{
+    return opt ? opt : cache_root(a);
 }
 
 const command_def *cmd_find(const char *name)

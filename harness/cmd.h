@@ -5,6 +5,7 @@
 #ifndef TALLY_HARNESS_CMD_H
 #define TALLY_HARNESS_CMD_H
 
+#include "common/arena.h"
 #include "common/err.h"
 #include "opts.h"
 
@@ -20,6 +21,9 @@ typedef struct command_def {
 extern const command_def cmd_run_def;
 extern const command_def cmd_score_def;
 extern const command_def cmd_datasets_def;
+extern const command_def cmd_compare_def;
+extern const command_def cmd_report_def;
+extern const command_def cmd_diff_def;
 extern const command_def cmd_tokenize_def;
 extern const command_def cmd_generate_def;
 extern const command_def cmd_logits_def;
@@ -35,6 +39,12 @@ void cmd_print_help(FILE *f, const command_def *c);
 void cmd_print_overview(FILE *f);
 /* The row for a name, or NULL. */
 const command_def *cmd_find(const char *name);
+
+/* The datasets directory: `opt` (--data-dir) when given, else $TALLY_DATA,
+ * else $XDG_CACHE_HOME/tally/datasets, else ~/.cache/tally/datasets. */
+const char *cmd_data_dir(const char *opt, arena *a);
+/* The cache of derived data: `opt` when given, else $XDG_CACHE_HOME/tally or ~/.cache/tally. */
+const char *cmd_cache_dir(const char *opt, arena *a);
 
 /* Set by SIGINT/SIGTERM (the one mutable global: a signal handler can reach nothing else). */
 extern volatile int cmd_interrupted;

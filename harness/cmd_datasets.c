@@ -24,17 +24,6 @@ static const opt_def ds_opt_defs[] = {
 };
 #undef O
 
-static const char *data_dir_of(const ds_opts *o, arena *a)
-{
-    if (o->data_dir) return o->data_dir;
-    const char *d = getenv("TALLY_DATA");
-    if (d && *d) return d;
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && *xdg) return arena_printf(a, "%s/tally/datasets", xdg);
-    const char *home = getenv("HOME");
-    return arena_printf(a, "%s/.cache/tally/datasets", home ? home : ".");
-}
-
 static bool selected(const catalog_bench *b, const char *const *names, size_t n)
 {
     if (!n) return true;
@@ -139,7 +128,7 @@ static int cmd_datasets_main(int argc, char **argv)
     const char *sub = res.pos[0];
     const char *const *names = res.pos + 1;
     size_t n = res.n_pos - 1;
-    const char *dir = data_dir_of(&o, &a);
+    const char *dir = cmd_data_dir(o.data_dir, &a);
     if (check_names(names, n, &e) < 0) {
         status = cmd_fail("datasets", &e);
         goto out;

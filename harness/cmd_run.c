@@ -23,6 +23,7 @@
 typedef struct run_opts {
     const char *task, *model, *backend, *out, *data_dir, *ids, *shard, *prompt_style;
     const char *tool_mode, *ifeval_mode, *base_url, *chat_template, *python, *cache_dir;
+    const char *langdetect, *sandbox;
     const char *extra_body;
     int limit, shots, samples, max_tokens, top_k, concurrency, max_retries, threads, batch;
     int ctx_size, jobs, n_per_request;
@@ -54,6 +55,7 @@ static const opt_def run_opt_defs[] = {
     {"seed", OPT_U64, O(seed), "S", "sampling seed (default 1234)", 0},
     {"tool-mode", OPT_STR, O(tool_mode), "prompt|native", "BFCL: functions in the prompt or as OpenAI tools", 0},
     {"ifeval-mode", OPT_STR, O(ifeval_mode), "compat|fixed", "IFEval: reproduce the reference or repair its defects", 0},
+    {"langdetect-profiles", OPT_STR, O(langdetect), "DIR", "IFEval: langdetect's profiles (default $TALLY_LANGDETECT_PROFILES, then Debian's)", 0},
     {"base-url", OPT_STR, O(base_url), "URL", "openai: server address, e.g. http://localhost:8000/v1", 0},
     {"header", OPT_LIST, O(header), "K:V", "openai: extra HTTP header (repeatable)", 0},
     {"concurrency", OPT_INT, O(concurrency), "N", "openai: requests in flight (default 8)", 0},
@@ -69,6 +71,7 @@ static const opt_def run_opt_defs[] = {
     {"chat-template", OPT_STR, O(chat_template), "NAME", "native: granite-3.3|granite-4.0|granite-4.1|ling-2.0|raw", 0},
     {"jobs", OPT_INT, O(jobs), "N", "code tasks: programs run in parallel (default cores)", 0},
     {"exec-timeout", OPT_DOUBLE, O(exec_timeout), "SEC", "code tasks: per-program time limit (default 3)", 0},
+    {"sandbox", OPT_STR, O(sandbox), "MODE", "code tasks: auto (default), degraded, no-userns or no-fork-server", 0},
     {"unsafe-no-sandbox", OPT_BOOL, O(unsafe_no_sandbox), NULL, "code tasks: run model code without the OS sandbox", 0},
     {"python", OPT_STR, O(python), "PATH", "code tasks: interpreter (default python3)", 0},
     {"cache-dir", OPT_STR, O(cache_dir), "DIR", "derived data cache (default ~/.cache/tally)", 0},
@@ -81,24 +84,6 @@ static const opt_def run_opt_defs[] = {
 #undef O
 
 /* ---- settings shared by every task of the run ---- */
-
-static const char *default_data_dir(arena *a)
-{
-    const char *d = getenv("TALLY_DATA");
-    if (d && *d) return d;
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && *xdg) return arena_printf(a, "%s/tally/datasets", xdg);
-    const char *home = getenv("HOME");
-    return arena_printf(a, "%s/.cache/tally/datasets", home ? home : ".");
-}
-
-static const char *default_cache_dir(arena *a)
-{
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && *xdg) return arena_printf(a, "%s/tally", xdg);
-    const char *home = getenv("HOME");
-    return arena_printf(a, "%s/.cache/tally", home ? home : ".");
-}
 
 static const char *guess_backend(const run_opts *ro)
 {
@@ -250,6 +235,7 @@ static cJSON *scoring_json(const task_def *t, const task_options *o)
         cJSON_AddNumberToObject(s, "jobs", o->jobs);
         cJSON_AddNumberToObject(s, "exec_timeout_s", o->exec_timeout_s ? o->exec_timeout_s : 3.0);
         cJSON_AddBoolToObject(s, "unsafe_no_sandbox", o->unsafe_no_sandbox);
+        cJSON_AddStringToObject(s, "sandbox_mode", o->sandbox_mode ? o->sandbox_mode : "auto");
     }
     return s;
 }
@@ -269,21 +255,27 @@ static int run_task(run_ctx *rc, const task_def *t, const char *dir_path, err *e
 
     task_options o;
     task_options_default(&o);
-    o.data_dir = ro->data_dir ? ro->data_dir : default_data_dir(&a);
+    o.data_dir = cmd_data_dir(ro->data_dir, &a);
     o.shots = ro->shots;
     o.chat = rc->chat;
     o.samples = ro->samples;
     o.jobs = ro->jobs;
     o.exec_timeout_s = ro->exec_timeout;
     o.unsafe_no_sandbox = ro->unsafe_no_sandbox;
-    o.cache_dir = ro->cache_dir ? ro->cache_dir : default_cache_dir(&a);
+    o.sandbox_mode = ro->sandbox;
+    o.cache_dir = cmd_cache_dir(ro->cache_dir, &a);
     o.python = ro->python;
     if (ro->tool_mode) o.tool_mode = ro->tool_mode;
     if (ro->ifeval_mode) o.scorer_mode = ro->ifeval_mode;
-    if (strcmp(o.tool_mode, "prompt") && strcmp(o.tool_mode, "native"))
-        return err_set(e, ERR_USAGE, "--tool-mode: \"%s\" is not prompt or native", o.tool_mode);
-    if (strcmp(o.scorer_mode, "compat") && strcmp(o.scorer_mode, "fixed"))
-        return err_set(e, ERR_USAGE, "--ifeval-mode: \"%s\" is not compat or fixed", o.scorer_mode);
+    o.langdetect_dir = ro->langdetect ? ro->langdetect : getenv("TALLY_LANGDETECT_PROFILES");
+    if (strcmp(o.tool_mode, "prompt") && strcmp(o.tool_mode, "native")) {
+        ret = err_set(e, ERR_USAGE, "--tool-mode: \"%s\" is not prompt or native", o.tool_mode);
+        goto out;
+    }
+    if (strcmp(o.scorer_mode, "compat") && strcmp(o.scorer_mode, "fixed")) {
+        ret = err_set(e, ERR_USAGE, "--ifeval-mode: \"%s\" is not compat or fixed", o.scorer_mode);
+        goto out;
+    }
     if (o.samples > 1 && ro->temperature == 0 && !ro->quiet)
         fprintf(stderr, "tally run: note: --samples %d with greedy decoding gives %d identical "
                         "completions; set --temperature for pass@k\n", o.samples, o.samples);
@@ -547,7 +539,7 @@ static int cmd_run_main(int argc, char **argv)
     rc.rs.chat_template = ro.chat_template;
     rc.rs.chat = rc.chat;
     rc.rs.replay_delay_ms = ro.replay_delay;
-    rc.rs.cache_dir = ro.cache_dir ? ro.cache_dir : default_cache_dir(&a);
+    rc.rs.cache_dir = cmd_cache_dir(ro.cache_dir, &a);
     if (!ro.prompt_style) {
         /* a backend may know better (native: the GGUF has a chat template) */
         bool chat = false;

@@ -16,7 +16,7 @@
 #include "task.h"
 
 typedef struct score_opts {
-    const char *out, *data_dir, *ifeval_mode, *python, *cache_dir;
+    const char *out, *data_dir, *ifeval_mode, *python, *cache_dir, *langdetect, *sandbox;
     int jobs;
     double exec_timeout;
     bool quiet;
@@ -26,7 +26,9 @@ typedef struct score_opts {
 static const opt_def score_opt_defs[] = {
     {"out", OPT_STR, O(out), "DIR", "where merged shards go (needed with several run directories)", 0},
     {"ifeval-mode", OPT_STR, O(ifeval_mode), "compat|fixed", "IFEval: score with this mode instead of the run's", 0},
+    {"langdetect-profiles", OPT_STR, O(langdetect), "DIR", "IFEval: langdetect's profiles (default $TALLY_LANGDETECT_PROFILES, then Debian's)", 0},
     {"jobs", OPT_INT, O(jobs), "N", "code tasks: programs run in parallel", 0},
+    {"sandbox", OPT_STR, O(sandbox), "MODE", "code tasks: auto, degraded, no-userns or no-fork-server", 0},
     {"exec-timeout", OPT_DOUBLE, O(exec_timeout), "SEC", "code tasks: per-program time limit", 0},
     {"python", OPT_STR, O(python), "PATH", "code tasks: interpreter", 0},
     {"cache-dir", OPT_STR, O(cache_dir), "DIR", "derived data cache", 0},
@@ -41,16 +43,6 @@ typedef struct loaded_run {
     cJSON *manifest;
     const task_def *task;
 } loaded_run;
-
-static const char *env_data_dir(arena *a)
-{
-    const char *d = getenv("TALLY_DATA");
-    if (d && *d) return d;
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && *xdg) return arena_printf(a, "%s/tally/datasets", xdg);
-    const char *home = getenv("HOME");
-    return arena_printf(a, "%s/.cache/tally/datasets", home ? home : ".");
-}
 
 static const char *jstr(const cJSON *o, const char *a, const char *b)
 {
@@ -69,30 +61,9 @@ static int jint(const cJSON *o, const char *a, const char *b, int dflt)
 /* The task options a run was made with, from its manifest, then command-line overrides. */
 static void options_from_manifest(const cJSON *m, const score_opts *so, arena *a, task_options *o)
 {
-    task_options_default(o);
-    o->data_dir = so->data_dir ? so->data_dir : env_data_dir(a);
-    const char *ps = jstr(m, "settings", "prompt_style");
-    o->chat = ps && !strcmp(ps, "chat");
-    o->shots = jint(m, "settings", "shots", -1);
-    o->samples = jint(m, "settings", "samples", 1);
-    const char *tm = jstr(m, "settings", "tool_mode");
-    if (tm) o->tool_mode = arena_strdup(a, tm);
-    const char *im = jstr(m, "scoring", "ifeval_mode");
-    if (im) o->scorer_mode = arena_strdup(a, im);
-    if (so->ifeval_mode) o->scorer_mode = so->ifeval_mode;
-    o->jobs = so->jobs;
-    o->exec_timeout_s = so->exec_timeout;
-    o->python = so->python;
-    const cJSON *us = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "scoring"),
-                                                       "unsafe_no_sandbox");
-    o->unsafe_no_sandbox = cJSON_IsTrue(us);
-    if (so->cache_dir) o->cache_dir = so->cache_dir;
-    else {
-        const char *xdg = getenv("XDG_CACHE_HOME");
-        const char *home = getenv("HOME");
-        o->cache_dir = xdg && *xdg ? arena_printf(a, "%s/tally", xdg)
-                                   : arena_printf(a, "%s/.cache/tally", home ? home : ".");
-    }
+    eval_overrides ov = {so->data_dir, so->ifeval_mode, so->python, so->cache_dir, so->jobs,
+                         so->exec_timeout, so->langdetect, so->sandbox};
+    eval_options_from_manifest(m, &ov, a, o);
 }
 
 static int load_run(const char *path, loaded_run *out, err *e)

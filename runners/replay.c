@@ -328,9 +328,12 @@ static int replay_generate(void *state, const gen_request *reqs, size_t n, runne
         missing++;
     }
     if (missing) {
-        int rc = err_set(e, ERR_NOTFOUND, "%s: no completion for %zu item%s: %s%s",
+        int rc = err_set(e, ERR_NOTFOUND, "%s: no completion for %zu item%s: %s%s%s",
                          r->oracle ? "oracle" : r->source, missing, missing == 1 ? "" : "s",
-                         names.data, missing > 10 ? ", ..." : "");
+                         names.data, missing > 10 ? ", ..." : "",
+                         r->oracle ? " (the dataset has no reference answer to serve; tasks "
+                                     "without references, such as ifeval, cannot use the oracle)"
+                                   : "");
         buf_release(&names);
         return rc;
     }

@@ -18,8 +18,9 @@ metric_value metric_proportion(size_t k, size_t n)
     double denom = 1 + z2 / nn;
     double centre = (p + z2 / (2 * nn)) / denom;
     double half = Z95 * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn)) / denom;
-    m.lo = fmax(0, centre - half);
-    m.hi = fmin(1, centre + half);
+    /* exactly 0 and 1 at the ends (the formula leaves rounding dust there) */
+    m.lo = k == 0 ? 0 : fmax(0, centre - half);
+    m.hi = k == n ? 1 : fmin(1, centre + half);
     return m;
 }
 

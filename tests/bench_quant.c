@@ -1,7 +1,7 @@
 /* bench_quant.c: matmul throughput per weight type next to the measured memory bandwidth.
  *
  *   bench_quant [--isa auto|ref|avx2|avx512|avx512vnni|avx512bf16|all] [--types Q4_0,Q8_0,...]
- *               [--quick] [--pool MIB]
+ *               [--quick] [--pool MIB] [--compute]
  *
  * Types with a packed layout (matmul_pack) are measured packed and in the file layout.
  * Shapes are PERF.md's granite-1b FFN matrices (rows x cols = 5632 x 2048 and
@@ -84,6 +84,32 @@ static double best_per_call(const matmul_kernels *k, bench_matrix *m, uint32_t t
     return best;
 }
 
+/* Row r of weights: quantized from src where tally can write the type, otherwise random
+ * quants with f16 scales of about the size quantizing src would give (speed does not
+ * depend on the values). */
+static int make_row(uint32_t type, const float *src, size_t cols, uint8_t *dst, rng *g)
+{
+    if (quant_quantize_row(type, src, dst, cols, NULL) == 0) return 0;
+    const qtype_info *q = qtype_get(type);
+    if (!q || !q->bytes) return -1;
+    size_t nblk = cols / q->block;
+    for (size_t i = 0; i < nblk * q->bytes; i++) dst[i] = (uint8_t)rng_next(g);
+    /* offsets of the f16 scale fields (GGUF_FORMAT.md section 3) */
+    size_t off[2] = {0, SIZE_MAX};
+    if (type == QTYPE_Q4_1 || type == QTYPE_Q5_1 || type == QTYPE_Q4_K || type == QTYPE_Q5_K)
+        off[1] = 2;
+    if (type == QTYPE_Q2_K) off[0] = 80, off[1] = 82;
+    if (type == QTYPE_Q3_K) off[0] = 108;
+    if (type == QTYPE_Q6_K) off[0] = 208;
+    for (size_t i = 0; i < nblk; i++)
+        for (int f = 0; f < 2; f++)
+            if (off[f] != SIZE_MAX) {
+                uint16_t h = quant_f32_to_f16((float)(0.001 * (1 + rng_uniform(g))));
+                memcpy(dst + i * q->bytes + off[f], &h, 2);
+            }
+    return 0;
+}
+
 static int make_matrix(bench_matrix *m, uint32_t type, size_t rows, size_t cols, size_t pool_min,
                        rng *g)
 {
@@ -99,14 +125,19 @@ static int make_matrix(bench_matrix *m, uint32_t type, size_t rows, size_t cols,
         return -1;
     }
     for (size_t i = 0; i < rows * cols; i++) src[i] = (float)(0.02 * rng_normal(g));
-    err e = ERR_INIT;
     size_t rb = qtype_row_bytes(type, cols);
+    int bad = 0;
+    if (quant_traits_get(type) && quant_traits_get(type)->quantize) {
 #pragma omp parallel for schedule(static)
-    for (size_t r = 0; r < rows; r++)
-        quant_quantize_row(type, src + r * cols, m->pool + r * rb, cols, &e);
+        for (size_t r = 0; r < rows; r++)
+            quant_quantize_row(type, src + r * cols, m->pool + r * rb, cols, NULL);
+    } else {
+        for (size_t r = 0; r < rows; r++)
+            bad |= make_row(type, src + r * cols, cols, m->pool + r * rb, g);
+    }
     for (size_t c = 1; c < m->copies; c++) memcpy(m->pool + c * m->bytes, m->pool, m->bytes);
     free(src);
-    return 0;
+    return bad;
 }
 
 /* Packed copies of the pool for kernels `k` (the layout is the same at every level). */
@@ -139,6 +170,89 @@ static void unpack_matrix(bench_matrix *m)
     m->packed = NULL;
 }
 
+/* --compute: gemm only, weights in L2, best of many short runs, one thread. */
+static int run_compute(const uint32_t *types, int ntypes, int isa_lo, int isa_hi)
+{
+    const size_t rows = 64, cols = 2048, bmax = 16;
+    const size_t batches[3] = {1, 4, 16};
+    err e = ERR_INIT;
+    rng g;
+    rng_seed(&g, 7);
+    float *x = malloc(bmax * cols * 4), *y = malloc(bmax * rows * 4),
+          *src = malloc(rows * cols * 4);
+    matmul_ws ws = MATMUL_WS_INIT;
+    if (!x || !y || !src || matmul_ws_init(&ws, cols, bmax, &e) < 0) return 1;
+    for (size_t i = 0; i < bmax * cols; i++) x[i] = (float)rng_normal(&g);
+    for (size_t i = 0; i < rows * cols; i++) src[i] = (float)(0.02 * rng_normal(&g));
+    printf("single-thread compute ceiling: %zu x %zu weights in L2, gemm only, best of 300\n", rows,
+           cols);
+    printf("%-6s %-11s %-6s %-24s %-24s %-24s\n", "type", "isa", "layout", "B=1 GB/s  GFLOP/s",
+           "B=4 GB/s  GFLOP/s", "B=16 GB/s  GFLOP/s");
+    for (int ti = 0; ti < ntypes; ti++) {
+        uint32_t t = types[ti];
+        size_t rb = qtype_row_bytes(t, cols);
+        uint8_t *w = aligned_alloc(64, (rows * rb + 63) & ~(size_t)63);
+        if (!w) return 1;
+        for (size_t r = 0; r < rows; r++)
+            if (make_row(t, src + r * cols, cols, w + r * rb, &g) < 0) {
+                fprintf(stderr, "bench_quant: cannot make %s weights\n", qtype_get(t)->name);
+                return 1;
+            }
+        for (int isa = isa_lo; isa <= isa_hi; isa++) {
+            matmul_kernels k;
+            if (matmul_kernels_init(&k, isa, &e) < 0) return 1;
+            for (int packed = matmul_can_pack(&k, t); packed >= 0; packed--) {
+                matmul_packed pk = MATMUL_PACKED_INIT;
+                if (packed && matmul_pack(&k, t, w, rows, cols, 0, 1, &pk, &e) < 0) return 1;
+                printf("%-6s %-11s %-6s", qtype_get(t)->name, matmul_isa_name(isa),
+                       packed ? "packed" : "file");
+                for (int bi = 0; bi < 3; bi++) {
+                    size_t nb = batches[bi];
+                    /* one real multiply converts x into the scratch; then time the gemm alone */
+                    matmul_args mm = {.type = t,
+                                      .w = w,
+                                      .rows = rows,
+                                      .cols = cols,
+                                      .x = x,
+                                      .batch = nb,
+                                      .y = y,
+                                      .packed = packed ? &pk : NULL};
+                    if (matmul_run(&k, &mm, &ws, 1, &e) < 0) return 1;
+                    int conv = packed ? k.type[t].quantize_act_packed != NULL
+                                      : k.type[t].quantize_act != NULL;
+                    const void *act = conv ? ws.data : (const void *)x;
+                    size_t as = conv ? ws.size / bmax : cols * sizeof(float);
+                    matmul_gemm_fn fn = packed ? k.type[t].gemm_packed : k.type[t].gemm;
+                    const void *wp = packed ? pk.data : (const void *)w;
+                    size_t wst = packed ? pk.group_bytes : rb;
+                    int inner = isa == MATMUL_ISA_REF ? 1 : nb == 1 ? 20 : 4;
+                    int trials = isa == MATMUL_ISA_REF ? 3 : 300;
+                    double best = 1e30;
+                    for (int trial = 0; trial < trials; trial++) {
+                        double t0 = time_now_s();
+                        for (int it = 0; it < inner; it++)
+                            fn(cols, wp, wst, rows, act, as, nb, y, rows);
+                        double dt = (time_now_s() - t0) / inner;
+                        if (dt < best) best = dt;
+                    }
+                    char cell[40];
+                    snprintf(cell, sizeof cell, "%7.1f %8.1f", (double)(rows * rb) / best / 1e9,
+                             2.0 * (double)rows * (double)cols * (double)nb / best / 1e9);
+                    printf("  %-22s", cell);
+                }
+                printf("\n");
+                matmul_packed_release(&pk);
+            }
+        }
+        free(w);
+    }
+    matmul_ws_release(&ws);
+    free(x);
+    free(y);
+    free(src);
+    return 0;
+}
+
 static const uint32_t default_types[] = {QTYPE_Q4_0, QTYPE_Q8_0, QTYPE_Q4_K,
                                          QTYPE_Q6_K, QTYPE_F16,  QTYPE_BF16};
 
@@ -164,7 +278,7 @@ static int parse_types(const char *list, uint32_t *out, int cap)
 
 int main(int argc, char **argv)
 {
-    int isa_lo = MATMUL_ISA_AUTO, isa_hi = MATMUL_ISA_AUTO, quick = 0;
+    int isa_lo = MATMUL_ISA_AUTO, isa_hi = MATMUL_ISA_AUTO, quick = 0, compute = 0;
     long pool_mib = -1;
     uint32_t types[32];
     int ntypes = (int)ARRAY_LEN(default_types);
@@ -189,13 +303,16 @@ int main(int argc, char **argv)
             quick = 1;
         } else if (strcmp(argv[i], "--pool") == 0 && i + 1 < argc) {
             pool_mib = atol(argv[++i]);
+        } else if (strcmp(argv[i], "--compute") == 0) {
+            compute = 1;
         } else {
-            fprintf(stderr,
-                    "usage: bench_quant [--isa NAME|all] [--types T,T] [--quick] [--pool MIB]\n");
+            fprintf(stderr, "usage: bench_quant [--isa NAME|all] [--types T,T] [--quick] [--pool "
+                            "MIB] [--compute]\n");
             return 2;
         }
     }
     if (isa_lo == MATMUL_ISA_AUTO) isa_lo = isa_hi = matmul_isa_detect();
+    if (compute) return run_compute(types, ntypes, isa_lo, isa_hi);
 
     err e = ERR_INIT;
     matmul_bandwidth bw[3];

@@ -1212,6 +1212,21 @@ static void test_quant__matmul_team(void)
     }
     CHECK(memcmp(y, yr, batch * rows * 4) == 0);
     CHECK(memcmp(y2, yr, batch * rows * 4) == 0);
+    /* matmul_run with one thread from inside a team: each thread alone, its own scratch */
+    int bad = 0;
+#pragma omp parallel num_threads(2) reduction(+ : bad)
+    {
+        matmul_ws mine = MATMUL_WS_INIT;
+        float *ym = malloc(batch * rows * 4);
+        matmul_args m3 = mm;
+        m3.y = ym;
+        if (matmul_ws_init(&mine, cols, batch, NULL) < 0 ||
+            matmul_run(&k, &m3, &mine, 1, NULL) < 0 || memcmp(ym, yr, batch * rows * 4) != 0)
+            bad++;
+        free(ym);
+        matmul_ws_release(&mine);
+    }
+    CHECK_INT(bad, 0);
     matmul_ws_release(&ws);
     matmul_ws_release(&ws); /* twice is safe */
     free(w);
@@ -1361,10 +1376,20 @@ static void test_quant__garbage_blocks(void)
             matmul_args mm = {
                 .type = type, .w = w, .rows = rows, .cols = cols, .x = x, .batch = 2, .y = y};
             CHECK(matmul_run(&k, &mm, &ws, 2, &e) == 0);
+            matmul_packed pk = MATMUL_PACKED_INIT;
+            if (matmul_can_pack(&k, type)) {
+                CHECK(matmul_pack(&k, type, w, rows, cols, 0, 2, &pk, &e) == 0);
+                mm.packed = &pk;
+                CHECK(matmul_run(&k, &mm, &ws, 2, &e) == 0);
+                matmul_packed_release(&pk);
+            }
+            /* this level's activation quantizers on garbage */
+            uint8_t *scratch = malloc(cols * 2);
+            if (k.type[type].quantize_act) k.type[type].quantize_act(x, scratch, cols);
+            if (k.type[type].quantize_act_packed)
+                k.type[type].quantize_act_packed(x, scratch, cols);
+            free(scratch);
         }
-        /* every activation quantizer on garbage */
-        const quant_traits *t = quant_traits_get(quant_traits_get(type)->act_type);
-        t->quantize_act(x, w, cols);
     }
     matmul_ws_release(&ws);
     free(w);

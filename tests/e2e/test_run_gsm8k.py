@@ -138,7 +138,7 @@ check('"nope"' in err, err)
 st, out, err = tally("run", "--task", "gsm8k_cot", "--model", "/nonexistent.jsonl", "--out", os.path.join(base, "x"), check=1)
 check("/nonexistent.jsonl" in err, err)
 st, out, err = tally("frobnicate", check=2)
-st, out, err = tally("compare", "a", "b", check=2)
+st, out, err = tally("quantdiff", "a", "b", check=2)
 check("not built yet" in err, err)
 # a missing dataset says where it looked and how to get it
 st, out, err = tally("run", "--task", "gsm8k_cot", "--model", "oracle", "--out", os.path.join(base, "x"),
