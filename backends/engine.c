@@ -10,20 +10,20 @@
 
 typedef struct slot {
     bool active;
-    size_t req;       /* index of its request */
+    size_t req; /* index of its request */
     sampler smp;
-    tok_ids hist;     /* prompt, then the generated tokens */
+    tok_ids hist; /* prompt, then the generated tokens */
     size_t n_prompt;
-    buf text;         /* bytes decoded so far */
-    int32_t next;     /* the last sampled token, fed at the next step */
+    buf text;     /* bytes decoded so far */
+    int32_t next; /* the last sampled token, fed at the next step */
     double t0, prefill_ms;
 } slot;
 
 struct engine {
     model *m;
     const tok *t;
-    int n_slots;      /* slots that decode (the prefix cache takes the last model sequence) */
-    int n_alloc;      /* slots allocated: the model's sequences */
+    int n_slots; /* slots that decode (the prefix cache takes the last model sequence) */
+    int n_alloc; /* slots allocated: the model's sequences */
     slot *slots;
     size_t n_vocab, n_batch, n_outputs, ctx;
     int32_t *btok, *bseq; /* (n_batch) a decode step's batch */
@@ -32,8 +32,8 @@ struct engine {
     float *row;           /* (n_vocab) logits the sampler may modify */
     buf out;              /* the result text, sanitised */
     engine_stats st;
-    int cache_seq;        /* model sequence holding a finished prompt for reuse, or -1 */
-    tok_ids cache_ids;    /* its tokens */
+    int cache_seq;     /* model sequence holding a finished prompt for reuse, or -1 */
+    tok_ids cache_ids; /* its tokens */
 };
 
 /* Prompts sharing fewer tokens than this with a cached one are computed afresh. */
@@ -113,7 +113,8 @@ int engine_set_prefix_cache(engine *en, bool on, err *e)
         return 0;
     }
     if (last < 1)
-        return err_set(e, ERR_INVALID, "engine: a prefix cache needs a model of 2 sequences or more");
+        return err_set(e, ERR_INVALID,
+                       "engine: a prefix cache needs a model of 2 sequences or more");
     en->cache_seq = last;
     en->n_slots = last;
     return 0;
@@ -182,8 +183,11 @@ const engine_stats *engine_get_stats(const engine *en)
 static size_t utf8_seq(const unsigned char *s, size_t n)
 {
     unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c >= 0xC2 && c <= 0xDF) ? 2 : (c >= 0xE0 && c <= 0xEF) ? 3
-                                 : (c >= 0xF0 && c <= 0xF4) ? 4 : 0;
+    size_t len = c < 0x80                   ? 1
+                 : (c >= 0xC2 && c <= 0xDF) ? 2
+                 : (c >= 0xE0 && c <= 0xEF) ? 3
+                 : (c >= 0xF0 && c <= 0xF4) ? 4
+                                            : 0;
     if (!len || len > n) return 0;
     for (size_t k = 1; k < len; k++)
         if ((s[k] & 0xC0) != 0x80) return 0;
@@ -191,8 +195,8 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
         unsigned cp = ((c & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F);
         if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
     } else if (len == 4) {
-        unsigned cp = ((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) |
-                      (s[3] & 0x3F);
+        unsigned cp =
+            ((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) | (s[3] & 0x3F);
         if (cp < 0x10000 || cp > 0x10FFFF) return 0;
     }
     return len;
@@ -360,8 +364,7 @@ static int admit(engine *en, int s, const engine_request *rq, size_t index, bool
 }
 
 /* One batched step: feeds every active sequence its last token, samples the next. */
-static int decode_step(engine *en, const engine_request *reqs, engine_on_done cb, void *ctx,
-                       err *e)
+static int decode_step(engine *en, const engine_request *reqs, engine_on_done cb, void *ctx, err *e)
 {
     size_t group = en->n_batch < en->n_outputs ? en->n_batch : en->n_outputs;
     int s0 = 0;
@@ -402,8 +405,8 @@ static int decode_step(engine *en, const engine_request *reqs, engine_on_done cb
     return 0;
 }
 
-int engine_generate(engine *en, const engine_request *reqs, size_t n, engine_on_done cb,
-                    void *ctx, const volatile int *cancel, err *e)
+int engine_generate(engine *en, const engine_request *reqs, size_t n, engine_on_done cb, void *ctx,
+                    const volatile int *cancel, err *e)
 {
     size_t next = 0;
     int rc = 0;

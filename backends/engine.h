@@ -48,17 +48,17 @@
 typedef struct engine_request {
     const int32_t *prompt; /* token ids, BOS included when wanted (borrowed) */
     size_t n_prompt;
-    int max_tokens;           /* tokens to generate at most; <= 0: until the context ends */
-    sampler_params sampling;  /* seed included */
-    const char *const *stop;  /* stop strings (borrowed), or NULL */
+    int max_tokens;          /* tokens to generate at most; <= 0: until the context ends */
+    sampler_params sampling; /* seed included */
+    const char *const *stop; /* stop strings (borrowed), or NULL */
     size_t n_stop;
-    bool ignore_eog;          /* go on past end-of-generation tokens (benchmarks) */
+    bool ignore_eog; /* go on past end-of-generation tokens (benchmarks) */
 } engine_request;
 
 typedef struct engine_result {
-    const char *text;          /* NUL-terminated, valid UTF-8, cut before any stop string */
+    const char *text; /* NUL-terminated, valid UTF-8, cut before any stop string */
     size_t len;
-    const int32_t *tokens;     /* the generated ids, end-of-generation token included */
+    const int32_t *tokens; /* the generated ids, end-of-generation token included */
     size_t n_tokens;
     size_t n_prompt;
     const char *finish_reason; /* "stop" (EOG token or stop string), "length", "error" */
@@ -73,10 +73,10 @@ typedef int (*engine_on_done)(void *ctx, size_t index, const engine_result *r);
 
 /* What the engine did since open (for the generation summary and tally generate). */
 typedef struct engine_stats {
-    uint64_t prompt_tokens;   /* prompt tokens run through the model */
-    uint64_t cached_tokens;   /* prompt tokens taken from another sequence's cache instead */
+    uint64_t prompt_tokens; /* prompt tokens run through the model */
+    uint64_t cached_tokens; /* prompt tokens taken from another sequence's cache instead */
     uint64_t generated_tokens;
-    uint64_t steps;           /* batched decode forward passes */
+    uint64_t steps; /* batched decode forward passes */
     double prefill_s, decode_s;
 } engine_stats;
 

@@ -14,15 +14,15 @@
 #include "common/util.h"
 
 /* Upper bounds that keep every size computation far from overflow. */
-#define MAX_DIM    (1u << 20) /* n_embd, n_ff, head dims */
-#define MAX_VOCAB  (1u << 24)
-#define MAX_LAYER  4096u
-#define MAX_CTX    (1u << 22)
-#define MAX_SEQ    4096
-#define MAX_BATCH  65536
-#define DEFAULT_CTX 4096u                    /* llama.cpp's default n_ctx */
-#define DEFAULT_KV_BYTES ((size_t)4 << 30) /* default KV pool cap */
-#define SMALL_FORWARD_MACS 4e6             /* below this a forward runs on one thread */
+#define MAX_DIM            (1u << 20) /* n_embd, n_ff, head dims */
+#define MAX_VOCAB          (1u << 24)
+#define MAX_LAYER          4096u
+#define MAX_CTX            (1u << 22)
+#define MAX_SEQ            4096
+#define MAX_BATCH          65536
+#define DEFAULT_CTX        4096u             /* llama.cpp's default n_ctx */
+#define DEFAULT_KV_BYTES   ((size_t)4 << 30) /* default KV pool cap */
+#define SMALL_FORWARD_MACS 4e6               /* below this a forward runs on one thread */
 
 /* ==== types ============================================================================ */
 
@@ -59,7 +59,7 @@ struct model {
     const float *rope_freqs;     /* (n_rot/2) divisors of theta, or NULL */
     layer *layers;               /* (n_layer) */
     size_t q_dim, kv_dim, qkv_dim;
-    wmat **mats;        /* every matrix once, for loops over all of them */
+    wmat **mats; /* every matrix once, for loops over all of them */
     size_t n_mats;
     float **f32_copies; /* weights dequantized at open (f32_weights) */
     size_t n_copies;
@@ -81,7 +81,7 @@ struct model {
     size_t *seq_count;          /* (n_seq) scratch: tokens of each sequence in the batch */
 
     /* KV cache: pages of MODEL_KV_PAGE token slots shared by all sequences */
-    float *kv_k, *kv_v; /* (n_layer, n_pages * MODEL_KV_PAGE, kv_dim) */
+    float *kv_k, *kv_v;           /* (n_layer, n_pages * MODEL_KV_PAGE, kv_dim) */
     size_t n_pages, layer_stride; /* layer_stride = n_pages * MODEL_KV_PAGE * kv_dim */
     size_t pages_per_seq;
     int32_t *page_table; /* (n_seq, pages_per_seq) */
@@ -157,15 +157,15 @@ static int layer_uniform_u32(const gguf *g, const char *suffix, uint32_t n_layer
     int rc = gguf_arch_key(g, suffix, key, sizeof key, e);
     if (rc) return rc;
     if (!gguf_find_key(g, key)) {
-        if (required)
-            return err_set(e, ERR_FORMAT, "%s: key \"%s\" is missing", gguf_path(g), key);
+        if (required) return err_set(e, ERR_FORMAT, "%s: key \"%s\" is missing", gguf_path(g), key);
         *out = def;
         return 0;
     }
     for (uint32_t l = 0; l < n_layer; l++) {
         uint32_t v;
         if ((rc = gguf_get_u32_at(g, key, l, &v, e)) < 0) return rc;
-        if (l == 0) *out = v;
+        if (l == 0)
+            *out = v;
         else if (v != *out)
             return err_set(e, ERR_UNSUPPORTED,
                            "%s: key \"%s\" differs between layers (%u, %u), which the native "
@@ -185,9 +185,12 @@ static int read_hparams(model *m, err *e)
     if (!arch)
         return err_set(e, ERR_FORMAT, "%s: key \"general.architecture\" is missing or not a string",
                        path);
-    if (!strcmp(arch, "granite")) hp->arch = MODEL_ARCH_GRANITE;
-    else if (!strcmp(arch, "llama")) hp->arch = MODEL_ARCH_LLAMA;
-    else return unsupported_arch(g, arch, e);
+    if (!strcmp(arch, "granite"))
+        hp->arch = MODEL_ARCH_GRANITE;
+    else if (!strcmp(arch, "llama"))
+        hp->arch = MODEL_ARCH_LLAMA;
+    else
+        return unsupported_arch(g, arch, e);
     hp->arch_name = arch;
     bool granite = hp->arch == MODEL_ARCH_GRANITE;
 
@@ -199,8 +202,7 @@ static int read_hparams(model *m, err *e)
                        hp->n_layer, MAX_LAYER);
     if (hp->n_embd == 0 || hp->n_embd > MAX_DIM)
         return err_set(e, ERR_FORMAT, "%s: embedding_length %u is out of range", path, hp->n_embd);
-    if (hp->n_ctx_train == 0)
-        return err_set(e, ERR_FORMAT, "%s: context_length is 0", path);
+    if (hp->n_ctx_train == 0) return err_set(e, ERR_FORMAT, "%s: context_length is 0", path);
     uint32_t n_expert = 0;
     if ((rc = gguf_opt_arch_u32(g, "expert_count", 0, &n_expert, e)) < 0) return rc;
     if (n_expert > 0)
@@ -208,13 +210,13 @@ static int read_hparams(model *m, err *e)
                        "%s: a %s model with experts (expert_count %u) is not supported by the "
                        "native engine yet",
                        path, arch, n_expert);
-    if ((rc = layer_uniform_u32(g, "attention.head_count", hp->n_layer, true, 0, &hp->n_head, e)) < 0)
+    if ((rc = layer_uniform_u32(g, "attention.head_count", hp->n_layer, true, 0, &hp->n_head, e)) <
+        0)
         return rc;
     if ((rc = layer_uniform_u32(g, "attention.head_count_kv", hp->n_layer, false, hp->n_head,
                                 &hp->n_head_kv, e)) < 0)
         return rc;
-    if (hp->n_head == 0 || hp->n_head > MAX_DIM || hp->n_head_kv == 0 ||
-        hp->n_head % hp->n_head_kv)
+    if (hp->n_head == 0 || hp->n_head > MAX_DIM || hp->n_head_kv == 0 || hp->n_head % hp->n_head_kv)
         return err_set(e, ERR_FORMAT,
                        "%s: %u attention heads and %u KV heads: need n_head a positive multiple "
                        "of n_head_kv",
@@ -233,7 +235,8 @@ static int read_hparams(model *m, err *e)
     if ((rc = gguf_get_arch_f32(g, "attention.layer_norm_rms_epsilon", &hp->rms_eps, e)) < 0)
         return rc;
     if (!(hp->rms_eps >= 0) || !isfinite(hp->rms_eps))
-        return err_set(e, ERR_FORMAT, "%s: layer_norm_rms_epsilon is not a finite value >= 0", path);
+        return err_set(e, ERR_FORMAT, "%s: layer_norm_rms_epsilon is not a finite value >= 0",
+                       path);
 
     /* RoPE */
     if ((rc = gguf_opt_arch_f32(g, "rope.freq_base", 10000.0f, &hp->rope_base, e)) < 0) return rc;
@@ -314,7 +317,8 @@ static void shape_str(const gguf_tensor *t, char *out, size_t n)
 {
     size_t w = (size_t)snprintf(out, n, "[");
     for (uint32_t d = 0; d < t->n_dims && w < n; d++)
-        w += (size_t)snprintf(out + w, n - w, "%s%llu", d ? ", " : "", (unsigned long long)t->ne[d]);
+        w +=
+            (size_t)snprintf(out + w, n - w, "%s%llu", d ? ", " : "", (unsigned long long)t->ne[d]);
     if (w < n) snprintf(out + w, n - w, "]");
 }
 
@@ -358,8 +362,8 @@ static int bind_vec(binder *b, const char *name, uint64_t n, bool required, cons
     const gguf_tensor *t = bind(b, name, n, 0, required, &rc, e);
     if (!t) return rc;
     if (t->type != QTYPE_F32)
-        return err_set(e, ERR_FORMAT, "%s: tensor %s is %s, expected F32", gguf_path(b->m->g),
-                       name, qtype_get(t->type) ? qtype_get(t->type)->name : "an unknown type");
+        return err_set(e, ERR_FORMAT, "%s: tensor %s is %s, expected F32", gguf_path(b->m->g), name,
+                       qtype_get(t->type) ? qtype_get(t->type)->name : "an unknown type");
     if ((uintptr_t)t->data % sizeof(float))
         return err_set(e, ERR_FORMAT, "%s: tensor %s is not 4-byte aligned", gguf_path(b->m->g),
                        name);
@@ -371,8 +375,9 @@ static int check_mat_type(model *m, const char *name, uint32_t type, uint64_t co
 {
     const qtype_info *q = qtype_get(type);
     if (!q || type >= QTYPE_COUNT || !m->mk.type[type].gemm)
-        return err_set(e, ERR_UNSUPPORTED, "%s: tensor %s has type %s, which the native engine "
-                                           "cannot multiply",
+        return err_set(e, ERR_UNSUPPORTED,
+                       "%s: tensor %s has type %s, which the native engine "
+                       "cannot multiply",
                        gguf_path(m->g), name, q && q->name ? q->name : "unknown");
     if (cols % q->block)
         return err_set(e, ERR_FORMAT, "%s: tensor %s: rows of %llu values are not whole %s blocks",
@@ -439,23 +444,23 @@ static int bind_layer(binder *b, uint32_t l, layer *ly, err *e)
         if ((rc = bind_mat(b, lname(nm, sizeof nm, l, "attn_q.weight"), E, m->q_dim, true, &ly->wq,
                            e)))
             return rc;
-        if ((rc = bind_mat(b, lname(nm, sizeof nm, l, "attn_k.weight"), E, m->kv_dim, true,
-                           &ly->wk, e)))
+        if ((rc = bind_mat(b, lname(nm, sizeof nm, l, "attn_k.weight"), E, m->kv_dim, true, &ly->wk,
+                           e)))
             return rc;
-        if ((rc = bind_mat(b, lname(nm, sizeof nm, l, "attn_v.weight"), E, m->kv_dim, true,
-                           &ly->wv, e)))
+        if ((rc = bind_mat(b, lname(nm, sizeof nm, l, "attn_v.weight"), E, m->kv_dim, true, &ly->wv,
+                           e)))
             return rc;
         if ((rc = bind_vec(b, lname(nm, sizeof nm, l, "attn_q.bias"), m->q_dim, false, &ly->bq, e)))
             return rc;
-        if ((rc = bind_vec(b, lname(nm, sizeof nm, l, "attn_k.bias"), m->kv_dim, false, &ly->bk,
-                           e)))
+        if ((rc =
+                 bind_vec(b, lname(nm, sizeof nm, l, "attn_k.bias"), m->kv_dim, false, &ly->bk, e)))
             return rc;
-        if ((rc = bind_vec(b, lname(nm, sizeof nm, l, "attn_v.bias"), m->kv_dim, false, &ly->bv,
-                           e)))
+        if ((rc =
+                 bind_vec(b, lname(nm, sizeof nm, l, "attn_v.bias"), m->kv_dim, false, &ly->bv, e)))
             return rc;
     }
-    if ((rc = bind_mat(b, lname(nm, sizeof nm, l, "attn_output.weight"), m->q_dim, E, true,
-                       &ly->wo, e)))
+    if ((rc = bind_mat(b, lname(nm, sizeof nm, l, "attn_output.weight"), m->q_dim, E, true, &ly->wo,
+                       e)))
         return rc;
     if ((rc = bind_vec(b, lname(nm, sizeof nm, l, "attn_output.bias"), E, false, &ly->bo, e)))
         return rc;
@@ -501,8 +506,9 @@ static int bind_all(model *m, err *e)
     hp->n_vocab = (uint32_t)te->ne[1];
     if (!bind(&b, "token_embd.weight", hp->n_embd, hp->n_vocab, true, &rc, e)) goto out;
     if (!quant_traits_get(te->type) || te->ne[0] % qtype_get(te->type)->block) {
-        rc = err_set(e, ERR_UNSUPPORTED, "%s: tensor token_embd.weight has type %s, which the "
-                                         "native engine cannot decode",
+        rc = err_set(e, ERR_UNSUPPORTED,
+                     "%s: tensor token_embd.weight has type %s, which the "
+                     "native engine cannot decode",
                      path, qtype_get(te->type) ? qtype_get(te->type)->name : "unknown");
         goto out;
     }
@@ -569,7 +575,6 @@ static size_t all_mats(model *m, wmat **out, size_t cap)
 #undef ADD
     return n;
 }
-
 
 /* f32_weights: every matrix dequantized into memory of its own. */
 static int dequantize_weights(model *m, wmat **mats, size_t n, err *e)
@@ -660,7 +665,8 @@ static int pack_weights(model *m, wmat **mats, size_t n, err *e)
                       (ly->gu_stack.pk.data && (w == &ly->wgate || w == &ly->wup));
         }
         if (stacked) continue;
-        int rc = matmul_pack(&m->mk, w->type, w->data, w->rows, w->cols, 0, m->s.threads, &w->pk, e);
+        int rc =
+            matmul_pack(&m->mk, w->type, w->data, w->rows, w->cols, 0, m->s.threads, &w->pk, e);
         if (rc < 0) return err_prefix(e, "%s", gguf_path(m->g));
         m->alloc_bytes += w->pk.bytes;
         drop_pages(m, w);
@@ -712,7 +718,7 @@ static int alloc_buffers(model *m, err *e)
     size_t B = (size_t)s->n_batch, E = hp->n_embd;
 #define ALLOC(field, count, what)                                                                  \
     do {                                                                                           \
-        if (!(m->field = alloc_f32(m, (count), e, what))) return e ? e->code : ERR_NOMEM;         \
+        if (!(m->field = alloc_f32(m, (count), e, what))) return e ? e->code : ERR_NOMEM;          \
     } while (0)
     ALLOC(x, mul3(B, E, 1), "activations");
     ALLOC(h, mul3(B, E, 1), "activations");
@@ -787,8 +793,7 @@ int model_open(model **out, const char *path, const model_settings *s, err *e)
         m->mat_elems += (uint64_t)w->rows * w->cols;
     }
     if (m->s.f32_weights && (rc = dequantize_weights(m, m->mats, m->n_mats, e)) < 0) goto fail;
-    if (!m->s.f32_weights && !m->s.file_layout &&
-        (rc = pack_weights(m, m->mats, m->n_mats, e)) < 0)
+    if (!m->s.f32_weights && !m->s.file_layout && (rc = pack_weights(m, m->mats, m->n_mats, e)) < 0)
         goto fail;
     if ((rc = alloc_buffers(m, e)) < 0) goto fail;
     *out = m;
@@ -922,8 +927,7 @@ int model_seq_share(model *m, int dst, int src, size_t n, err *e)
         return err_set(e, ERR_INVALID, "model: sequence %d holds %zu tokens, %zu asked", src,
                        m->seq_len[src], n);
     size_t full = n / MODEL_KV_PAGE, tail = n % MODEL_KV_PAGE;
-    if (tail && m->n_free == 0)
-        return err_set(e, ERR_LIMIT, "model: the KV cache is full");
+    if (tail && m->n_free == 0) return err_set(e, ERR_LIMIT, "model: the KV cache is full");
     const int32_t *ps = m->page_table + (size_t)src * m->pages_per_seq;
     int32_t *pd = m->page_table + (size_t)dst * m->pages_per_seq;
     /* whole pages are shared: neither sequence writes below its length again */
@@ -1021,9 +1025,9 @@ static void mm(model *m, const wmat *w, const float *x, size_t xs, size_t nb, fl
  * sequence `seq` at position pos: q holds the group's heads back to back (head_dim each),
  * out receives their mixes. sc: group x ctx_size floats of scratch. The library is built
  * for plain x86-64; the clones give this loop AVX2 and AVX-512 where the CPU has them. */
-__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-static void attend(const model *m, float *kbase, float *vbase, int seq, size_t pos, size_t kvh,
-                   size_t group, const float *q, float *out, float *sc)
+__attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default"))) static void
+attend(const model *m, float *kbase, float *vbase, int seq, size_t pos, size_t kvh, size_t group,
+       const float *q, float *out, float *sc)
 {
     const size_t hd = m->hp.head_dim, kvd = m->kv_dim, ctx = (size_t)m->s.ctx_size;
     const float scale = m->hp.attn_scale;
@@ -1124,7 +1128,8 @@ static void forward_team(model *m, size_t n, size_t n_out)
                 for (size_t h = 0; h < hp->n_head; h++) rope_norm(r + h * hd, cs, n_rot);
                 for (size_t h = 0; h < hp->n_head_kv; h++) rope_norm(r + QD + h * hd, cs, n_rot);
             }
-            memcpy(kv_row(m, kb, m->tok_seq[t], (size_t)m->tok_pos[t]), r + QD, KVD * sizeof(float));
+            memcpy(kv_row(m, kb, m->tok_seq[t], (size_t)m->tok_pos[t]), r + QD,
+                   KVD * sizeof(float));
             memcpy(kv_row(m, vb, m->tok_seq[t], (size_t)m->tok_pos[t]), r + QD + KVD,
                    KVD * sizeof(float));
         }
@@ -1200,8 +1205,7 @@ static void forward_team(model *m, size_t n, size_t n_out)
     }
 }
 
-int model_forward(model *m, const model_batch *b, const float **logits_out, size_t *n_out_p,
-                  err *e)
+int model_forward(model *m, const model_batch *b, const float **logits_out, size_t *n_out_p, err *e)
 {
     const model_hparams *hp = &m->hp;
     const size_t n = b->n;

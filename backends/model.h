@@ -71,40 +71,40 @@ enum model_arch {
 
 /* What the file says, after defaults. */
 typedef struct model_hparams {
-    int arch;          /* enum model_arch */
+    int arch; /* enum model_arch */
     const char *arch_name;
-    uint32_t n_vocab;  /* rows of token_embd */
+    uint32_t n_vocab; /* rows of token_embd */
     uint32_t n_embd;
     uint32_t n_layer;
     uint32_t n_head, n_head_kv, head_dim;
-    uint32_t n_ff_max;   /* largest feed_forward_length over the layers */
+    uint32_t n_ff_max; /* largest feed_forward_length over the layers */
     uint32_t n_ctx_train;
-    uint32_t n_rot;      /* rotary dims per head (even, <= head_dim) */
-    bool rope;           /* false: no positional encoding (rope.scaling.finetuned = false) */
-    float rope_base;     /* rope.freq_base */
-    float rope_scale;    /* positions are multiplied by this (linear scaling); 1 = none */
+    uint32_t n_rot;   /* rotary dims per head (even, <= head_dim) */
+    bool rope;        /* false: no positional encoding (rope.scaling.finetuned = false) */
+    float rope_base;  /* rope.freq_base */
+    float rope_scale; /* positions are multiplied by this (linear scaling); 1 = none */
     float rms_eps;
-    float attn_scale;    /* softmax scale of q.k */
-    float embd_scale;    /* token embeddings are multiplied by it */
-    float resid_scale;   /* every sub-layer output is multiplied by it */
-    float logit_scale;   /* logits are divided by it */
-    bool tied_output;    /* the LM head is token_embd */
-    bool fused_qkv;      /* blk.L.attn_qkv instead of attn_q/k/v */
-    uint64_t n_params;   /* elements of every tensor in the file */
+    float attn_scale;        /* softmax scale of q.k */
+    float embd_scale;        /* token embeddings are multiplied by it */
+    float resid_scale;       /* every sub-layer output is multiplied by it */
+    float logit_scale;       /* logits are divided by it */
+    bool tied_output;        /* the LM head is token_embd */
+    bool fused_qkv;          /* blk.L.attn_qkv instead of attn_q/k/v */
+    uint64_t n_params;       /* elements of every tensor in the file */
     uint64_t type_count[32]; /* tensors per ggml type id (index < 32) */
 } model_hparams;
 
 typedef struct model_settings {
-    int threads;     /* OpenMP threads; 0 = every core */
-    int n_seq;       /* sequences held at once; default 1 */
-    int ctx_size;    /* longest sequence in tokens; 0 = 4096 (llama.cpp's default, whatever
-                      * the training context) */
-    int kv_tokens;   /* token slots of KV cache shared by all sequences; 0 = n_seq * ctx_size
-                      * (in whole pages) but at most 4 GiB of cache (and at least one
-                      * sequence) */
-    int n_batch;     /* most tokens one forward takes; default 512 */
-    int n_outputs;   /* most logit rows one forward returns; 0 = n_seq (at least 1) */
-    int isa;         /* matmul kernels (enum matmul_isa); default MATMUL_ISA_AUTO */
+    int threads;      /* OpenMP threads; 0 = every core */
+    int n_seq;        /* sequences held at once; default 1 */
+    int ctx_size;     /* longest sequence in tokens; 0 = 4096 (llama.cpp's default, whatever
+                       * the training context) */
+    int kv_tokens;    /* token slots of KV cache shared by all sequences; 0 = n_seq * ctx_size
+                       * (in whole pages) but at most 4 GiB of cache (and at least one
+                       * sequence) */
+    int n_batch;      /* most tokens one forward takes; default 512 */
+    int n_outputs;    /* most logit rows one forward returns; 0 = n_seq (at least 1) */
+    int isa;          /* matmul kernels (enum matmul_isa); default MATMUL_ISA_AUTO */
     bool f32_weights; /* dequantize every matrix to F32 at open (F32 activations) */
     bool file_layout; /* keep the weights in the file's layout (no repacking at open) */
 } model_settings;
@@ -162,7 +162,6 @@ typedef struct model_batch {
  * ERR_INVALID for a token id or sequence out of range, more tokens than
  * n_batch or outputs than n_outputs; ERR_LIMIT when a sequence would pass
  * ctx_size or the cache is full (nothing is appended then). */
-int model_forward(model *m, const model_batch *b, const float **logits_out, size_t *n_out,
-                  err *e);
+int model_forward(model *m, const model_batch *b, const float **logits_out, size_t *n_out, err *e);
 
 #endif

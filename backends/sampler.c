@@ -120,8 +120,10 @@ size_t sampler_top_k(float *val, int32_t *id, size_t n, size_t k)
     while (hi - lo > 1) {
         size_t p = partition(val, id, lo, hi);
         if (p == k || p + 1 == k) break;
-        if (p > k) hi = p;
-        else lo = p + 1;
+        if (p > k)
+            hi = p;
+        else
+            lo = p + 1;
     }
     return k;
 }

@@ -51,12 +51,15 @@ typedef struct sampler {
     sampler_params p;
     rng r;
     size_t n_vocab;
-    float *val;   /* (n_vocab) scratch: candidate values */
-    int32_t *id;  /* (n_vocab) scratch: candidate ids */
+    float *val;    /* (n_vocab) scratch: candidate values */
+    int32_t *id;   /* (n_vocab) scratch: candidate ids */
     uint8_t *seen; /* (n_vocab) scratch for the penalty, all zero between calls */
 } sampler;
 
-#define SAMPLER_INIT {{0}, {{0}}, 0, NULL, NULL, NULL}
+#define SAMPLER_INIT                                                                               \
+    {                                                                                              \
+        {0}, {{0}}, 0, NULL, NULL, NULL                                                            \
+    }
 
 /* Allocates the scratch for a vocabulary of n_vocab tokens; default settings, seed 0. */
 int sampler_init(sampler *s, size_t n_vocab, err *e);

@@ -35,6 +35,7 @@ typedef struct preset {
  * and greedy text does not collapse into one repeated token as with a tied head, where
  * the current token's own embedding dominates: its F16 and Q4_0 copies then differ
  * measurably (tally quantdiff). */
+/* clang-format off */
 static const preset presets[] = {
     {.name = "granite-1b", .arch = "granite", .n_embd = 2048, .n_layer = 18, .n_head = 16,
      .n_head_kv = 8, .head_dim = 128, .n_ff = 5632, .n_ctx = 4096, .n_rot = 128,
@@ -63,9 +64,10 @@ static const preset presets[] = {
      .n_ff_exp = 32, .n_shared = 1, .n_ff_shexp = 32, .n_group = 4, .n_group_used = 2,
      .gating = 2, .weights_scale = 2.5f},
 };
+/* clang-format on */
 
-static const char *const preset_names[] = {"granite-1b", "ling-2b", "granite-small", "demo",
-                                           "tiny", "tiny-ling", NULL};
+static const char *const preset_names[] = {"granite-1b", "ling-2b", "granite-small", "demo", "tiny",
+                                           "tiny-ling",  NULL};
 
 const char *const *synth_preset_names(void)
 {
@@ -155,8 +157,8 @@ static int build_list(const preset *p, uint64_t n_vocab, tlist *l)
     } while (0)
     /* the tied head is token_embd: it gets the head's type */
     uint32_t et = p->tied ? l->head_type : l->mat_type;
-    CK(add(l, "token_embd.weight", et, T_EMBD, ling ? 1.0f / sqrtf((float)E) : 0.02f, 2, E,
-           n_vocab, 1));
+    CK(add(l, "token_embd.weight", et, T_EMBD, ling ? 1.0f / sqrtf((float)E) : 0.02f, 2, E, n_vocab,
+           1));
     for (uint32_t b = 0; b < p->n_layer; b++) {
 #define N(suffix) (snprintf(nm, sizeof nm, "blk.%u." suffix, b), nm)
         CK(add_norm(l, N("attn_norm.weight"), E));
@@ -176,12 +178,17 @@ static int build_list(const preset *p, uint64_t n_vocab, tlist *l)
             CK(add_mat(l, N("ffn_up.weight"), E, p->n_ff));
             CK(add_mat(l, N("ffn_down.weight"), p->n_ff, E));
         } else {
-            const uint64_t X = p->n_expert, FX = p->n_ff_exp, FS = (uint64_t)p->n_ff_shexp * p->n_shared;
-            CK(add(l, N("ffn_gate_inp.weight"), QTYPE_F32, T_MATRIX, 1.0f / sqrtf((float)E), 2, E, X, 1));
+            const uint64_t X = p->n_expert, FX = p->n_ff_exp,
+                           FS = (uint64_t)p->n_ff_shexp * p->n_shared;
+            CK(add(l, N("ffn_gate_inp.weight"), QTYPE_F32, T_MATRIX, 1.0f / sqrtf((float)E), 2, E,
+                   X, 1));
             CK(add(l, N("exp_probs_b.bias"), QTYPE_F32, T_BIAS, 0.01f, 1, X, 1, 1));
-            CK(add(l, N("ffn_gate_exps.weight"), l->mat_type, T_MATRIX, 1.0f / sqrtf((float)E), 3, E, FX, X));
-            CK(add(l, N("ffn_up_exps.weight"), l->mat_type, T_MATRIX, 1.0f / sqrtf((float)E), 3, E, FX, X));
-            CK(add(l, N("ffn_down_exps.weight"), l->mat_type, T_MATRIX, 1.0f / sqrtf((float)FX), 3, FX, E, X));
+            CK(add(l, N("ffn_gate_exps.weight"), l->mat_type, T_MATRIX, 1.0f / sqrtf((float)E), 3,
+                   E, FX, X));
+            CK(add(l, N("ffn_up_exps.weight"), l->mat_type, T_MATRIX, 1.0f / sqrtf((float)E), 3, E,
+                   FX, X));
+            CK(add(l, N("ffn_down_exps.weight"), l->mat_type, T_MATRIX, 1.0f / sqrtf((float)FX), 3,
+                   FX, E, X));
             CK(add_mat(l, N("ffn_gate_shexp.weight"), E, FS));
             CK(add_mat(l, N("ffn_up_shexp.weight"), E, FS));
             CK(add_mat(l, N("ffn_down_shexp.weight"), FS, E));
@@ -190,7 +197,8 @@ static int build_list(const preset *p, uint64_t n_vocab, tlist *l)
     }
     CK(add_norm(l, "output_norm.weight", E));
     if (!p->tied)
-        CK(add(l, "output.weight", l->head_type, T_MATRIX, 1.0f / sqrtf((float)E), 2, E, n_vocab, 1));
+        CK(add(l, "output.weight", l->head_type, T_MATRIX, 1.0f / sqrtf((float)E), 2, E, n_vocab,
+               1));
 #undef CK
     return 0;
 }
@@ -219,7 +227,8 @@ typedef struct fill_ctx {
 /* A row's own stream: the seed, the tensor and the row through splitmix-style mixing. */
 static uint64_t row_seed(uint64_t seed, size_t tensor, uint64_t row)
 {
-    uint64_t z = seed ^ (0x9E3779B97F4A7C15ull * (tensor + 1)) ^ (0xBF58476D1CE4E5B9ull * (row + 1));
+    uint64_t z =
+        seed ^ (0x9E3779B97F4A7C15ull * (tensor + 1)) ^ (0xBF58476D1CE4E5B9ull * (row + 1));
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
@@ -257,8 +266,10 @@ static int fill_tensor(void *vctx, size_t index, void *dst, size_t nbytes, err *
                 row[i] = (t->kind == T_NORM ? 1.0f : 0.0f) + a * u;
             }
             uint8_t *out = (uint8_t *)dst + (size_t)r * rb;
-            if (t->type == QTYPE_F32) memcpy(out, row, cols * sizeof *row);
-            else tr->quantize(row, out, cols);
+            if (t->type == QTYPE_F32)
+                memcpy(out, row, cols * sizeof *row);
+            else
+                tr->quantize(row, out, cols);
         }
         free(row);
     }
@@ -325,8 +336,9 @@ int synth_write(const synth_spec *s, const char *path, err *e)
 {
     const preset *p = find_preset(s->preset);
     if (!p)
-        return err_set(e, ERR_INVALID, "synth: unknown preset \"%s\" (granite-1b, ling-2b, "
-                                       "granite-small, demo, tiny, tiny-ling)",
+        return err_set(e, ERR_INVALID,
+                       "synth: unknown preset \"%s\" (granite-1b, ling-2b, "
+                       "granite-small, demo, tiny, tiny-ling)",
                        s->preset ? s->preset : "");
     if (s->type != QTYPE_F16 && s->type != QTYPE_BF16 && s->type != QTYPE_Q8_0 &&
         s->type != QTYPE_Q4_0)

@@ -34,8 +34,8 @@ typedef struct synth_spec {
     const char *preset; /* a name from synth_preset_names() */
     uint32_t type;      /* QTYPE_F16, QTYPE_BF16, QTYPE_Q8_0 or QTYPE_Q4_0 */
     uint64_t seed;
-    const gguf *vocab;  /* the tokenizer.* keys come from here (borrowed) */
-    int threads;        /* OpenMP threads for the quantization; 0 = every core */
+    const gguf *vocab; /* the tokenizer.* keys come from here (borrowed) */
+    int threads;       /* OpenMP threads for the quantization; 0 = every core */
 } synth_spec;
 
 void synth_spec_default(synth_spec *s);

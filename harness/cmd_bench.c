@@ -126,13 +126,20 @@ static int cmd_bench_main(int argc, char **argv)
         status = cmd_fail("bench", &e);
         goto out;
     }
-    if (res.n_pos != 1) err_set(&e, ERR_USAGE, res.n_pos ? "give one model" : "no model given");
-    else if (o.prompt < 1 || o.prompt > 65536) err_set(&e, ERR_USAGE, "--prompt: %d is out of range (1..65536)", o.prompt);
-    else if (o.gen < 1 || o.gen > 65536) err_set(&e, ERR_USAGE, "--gen: %d is out of range (1..65536)", o.gen);
-    else if (o.batch < 1 || o.batch > 1024) err_set(&e, ERR_USAGE, "--batch: %d is out of range (1..1024)", o.batch);
-    else if (o.reps < 1 || o.reps > 64) err_set(&e, ERR_USAGE, "--reps: %d is out of range (1..64)", o.reps);
-    else if (o.threads < 0) err_set(&e, ERR_USAGE, "--threads: %d is negative", o.threads);
-    else if (o.bw_mib < 1) err_set(&e, ERR_USAGE, "--bw-mib: must be at least 1");
+    if (res.n_pos != 1)
+        err_set(&e, ERR_USAGE, res.n_pos ? "give one model" : "no model given");
+    else if (o.prompt < 1 || o.prompt > 65536)
+        err_set(&e, ERR_USAGE, "--prompt: %d is out of range (1..65536)", o.prompt);
+    else if (o.gen < 1 || o.gen > 65536)
+        err_set(&e, ERR_USAGE, "--gen: %d is out of range (1..65536)", o.gen);
+    else if (o.batch < 1 || o.batch > 1024)
+        err_set(&e, ERR_USAGE, "--batch: %d is out of range (1..1024)", o.batch);
+    else if (o.reps < 1 || o.reps > 64)
+        err_set(&e, ERR_USAGE, "--reps: %d is out of range (1..64)", o.reps);
+    else if (o.threads < 0)
+        err_set(&e, ERR_USAGE, "--threads: %d is negative", o.threads);
+    else if (o.bw_mib < 1)
+        err_set(&e, ERR_USAGE, "--bw-mib: must be at least 1");
     if (e.code) {
         status = cmd_fail("bench", &e);
         goto out;
@@ -181,32 +188,37 @@ static int cmd_bench_main(int argc, char **argv)
     const char *isa = matmul_isa_name(matmul_isa_detect());
     buf out = BUF_INIT;
     if (o.json) {
-        buf_printf(&out, "{\"model\": \"%s\", \"arch\": \"%s\", \"params\": %llu, \"weight_bytes\": %.0f, "
-                         "\"threads\": %d, \"batch\": %d, \"prompt\": %d, \"gen\": %d, \"reps\": %d, "
-                         "\"kernels\": \"%s\", ",
-                   path, hp->arch_name, (unsigned long long)hp->n_params, wbytes, ms->threads, o.batch,
-                   o.prompt, o.gen, o.reps, isa);
+        buf_printf(
+            &out,
+            "{\"model\": \"%s\", \"arch\": \"%s\", \"params\": %llu, \"weight_bytes\": %.0f, "
+            "\"threads\": %d, \"batch\": %d, \"prompt\": %d, \"gen\": %d, \"reps\": %d, "
+            "\"kernels\": \"%s\", ",
+            path, hp->arch_name, (unsigned long long)hp->n_params, wbytes, ms->threads, o.batch,
+            o.prompt, o.gen, o.reps, isa);
         buf_printf(&out, "\"prefill_tps\": %.3f, \"decode_tps\": %.3f, ", pp, tg);
         buf_printf(&out, "\"prefill_runs\": [");
         for (int i = 0; i < o.reps; i++) buf_printf(&out, i ? ", %.3f" : "%.3f", br.prefill_tps[i]);
         buf_printf(&out, "], \"decode_runs\": [");
         for (int i = 0; i < o.reps; i++) buf_printf(&out, i ? ", %.3f" : "%.3f", br.decode_tps[i]);
-        buf_printf(&out, "], \"bandwidth_read_gbs\": %.3f, \"bandwidth_triad_gbs\": %.3f, "
-                         "\"decode_ceiling_tps\": %.3f, \"decode_fraction_of_ceiling\": %.4f, "
-                         "\"rss_bytes\": %.0f, \"peak_rss_bytes\": %.0f}\n",
+        buf_printf(&out,
+                   "], \"bandwidth_read_gbs\": %.3f, \"bandwidth_triad_gbs\": %.3f, "
+                   "\"decode_ceiling_tps\": %.3f, \"decode_fraction_of_ceiling\": %.4f, "
+                   "\"rss_bytes\": %.0f, \"peak_rss_bytes\": %.0f}\n",
                    br.bw.read_gbs, br.bw.triad_gbs, ceiling, fraction, rss, hwm);
     } else {
-        buf_printf(&out, "model      %s: %s, %.1f M parameters, %.1f MB of weights per token\n", path,
-                   hp->arch_name, (double)hp->n_params / 1e6, wbytes / 1e6);
+        buf_printf(&out, "model      %s: %s, %.1f M parameters, %.1f MB of weights per token\n",
+                   path, hp->arch_name, (double)hp->n_params / 1e6, wbytes / 1e6);
         buf_printf(&out, "setup      %d threads, %s kernels, batch %d, F32 KV cache\n", ms->threads,
                    isa, o.batch);
-        buf_printf(&out, "bandwidth  read %.1f GB/s, triad %.1f GB/s (%d MiB, best of 3): decode "
-                         "ceiling %.1f tok/s\n",
+        buf_printf(&out,
+                   "bandwidth  read %.1f GB/s, triad %.1f GB/s (%d MiB, best of 3): decode "
+                   "ceiling %.1f tok/s\n",
                    br.bw.read_gbs, br.bw.triad_gbs, o.bw_mib, ceiling);
         buf_printf(&out, "prefill    %d tokens: %.1f tok/s (runs:", o.prompt, pp);
         for (int i = 0; i < o.reps; i++) buf_printf(&out, " %.1f", br.prefill_tps[i]);
-        buf_printf(&out, ")\ndecode     %d tokens x %d: %.1f tok/s = %.2f of the ceiling (runs:",
-                   o.gen, o.batch, tg, fraction);
+        buf_printf(&out,
+                   ")\ndecode     %d tokens x %d: %.1f tok/s = %.2f of the ceiling (runs:", o.gen,
+                   o.batch, tg, fraction);
         for (int i = 0; i < o.reps; i++) buf_printf(&out, " %.1f", br.decode_tps[i]);
         buf_printf(&out, ")\nmemory     resident %.0f MB, peak %.0f MB\n", rss / 1e6, hwm / 1e6);
     }

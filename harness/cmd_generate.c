@@ -26,23 +26,28 @@ typedef struct generate_opts {
 #define O(f) offsetof(generate_opts, f)
 static const opt_def generate_opt_defs[] = {
     {"model", OPT_STR, O(model), "M.gguf", "the model", 0},
-    {"prompt", OPT_STR, O(prompt), "TEXT", "the prompt (raw text, or the user message with --chat)", 0},
+    {"prompt", OPT_STR, O(prompt), "TEXT", "the prompt (raw text, or the user message with --chat)",
+     0},
     {"file", OPT_STR, O(file), "PATH", "read the prompt from PATH instead", 0},
-    {"chat", OPT_BOOL, O(chat), NULL, "render the prompt as a user message with the chat template", 0},
+    {"chat", OPT_BOOL, O(chat), NULL, "render the prompt as a user message with the chat template",
+     0},
     {"system", OPT_STR, O(system), "TEXT", "a system message (with --chat)", 0},
     {"chat-template", OPT_STR, O(chat_template), "NAME",
      "granite-3.3|granite-4.0|granite-4.1|ling-2.0|raw (default: from the GGUF)", 0},
     {"max-tokens", OPT_INT, O(max_tokens), "N", "tokens to generate at most (default 256)", 0},
-    {"temperature", OPT_DOUBLE, O(temperature), "T", "sampling temperature; 0 = greedy (default)", 0},
+    {"temperature", OPT_DOUBLE, O(temperature), "T", "sampling temperature; 0 = greedy (default)",
+     0},
     {"top-p", OPT_DOUBLE, O(top_p), "P", "nucleus sampling (default 1: off)", 0},
     {"top-k", OPT_INT, O(top_k), "K", "top-k sampling (default 0: off)", 0},
     {"min-p", OPT_DOUBLE, O(min_p), "P", "min-p sampling (default 0: off)", 0},
-    {"repeat-penalty", OPT_DOUBLE, O(repeat_penalty), "R", "repetition penalty over the last 64 tokens (default 1: off)", 0},
+    {"repeat-penalty", OPT_DOUBLE, O(repeat_penalty), "R",
+     "repetition penalty over the last 64 tokens (default 1: off)", 0},
     {"seed", OPT_U64, O(seed), "S", "sampling seed (default 1234)", 0},
     {"stop", OPT_LIST, O(stop), "TEXT", "stop before this text (repeatable)", 0},
     {"threads", OPT_INT, O(threads), "N", "CPU threads (default all)", 0},
     {"ctx-size", OPT_INT, O(ctx_size), "N", "context length (default 4096)", 0},
-    {"json", OPT_BOOL, O(json), NULL, "print a JSON object (text, tokens, finish reason, speed)", 0},
+    {"json", OPT_BOOL, O(json), NULL, "print a JSON object (text, tokens, finish reason, speed)",
+     0},
     {"quiet", OPT_BOOL, O(quiet), NULL, "no statistics line on stderr", 0},
     {0},
 };
@@ -91,8 +96,10 @@ static int generate(const generate_opts *o, const char *text, size_t len, err *e
     const char *const *fam_stops = NULL;
     if (o->chat) {
         enum chat_family f;
-        if (o->chat_template) rc = chat_family_from_name(o->chat_template, &f, e);
-        else rc = chat_family_from_gguf(model_get_gguf(m), &f, e);
+        if (o->chat_template)
+            rc = chat_family_from_name(o->chat_template, &f, e);
+        else
+            rc = chat_family_from_gguf(model_get_gguf(m), &f, e);
         if (rc) {
             if (!o->chat_template) err_prefix(e, "--chat");
             goto out;
@@ -154,11 +161,13 @@ static int generate(const generate_opts *o, const char *text, size_t len, err *e
         json_append_str(&out, g.text.data, g.text.len);
         buf_puts(&out, ", \"prompt\": ");
         json_append_str(&out, prompt.data, prompt.len);
-        buf_printf(&out, ", \"finish_reason\": \"%s\", \"prompt_tokens\": %zu, "
-                         "\"completion_tokens\": %zu, \"tokens\": [",
+        buf_printf(&out,
+                   ", \"finish_reason\": \"%s\", \"prompt_tokens\": %zu, "
+                   "\"completion_tokens\": %zu, \"tokens\": [",
                    g.finish ? g.finish : "stop", ids.n, g.tokens.n);
         for (size_t i = 0; i < g.tokens.n; i++) buf_printf(&out, i ? ", %d" : "%d", g.tokens.v[i]);
-        buf_printf(&out, "], \"prefill_tps\": %.3f, \"decode_tps\": %.3f}\n", prefill_tps, decode_tps);
+        buf_printf(&out, "], \"prefill_tps\": %.3f, \"decode_tps\": %.3f}\n", prefill_tps,
+                   decode_tps);
     } else {
         buf_append(&out, g.text.data, g.text.len);
         if (!g.text.len || g.text.data[g.text.len - 1] != '\n') buf_putc(&out, '\n');
@@ -194,14 +203,23 @@ static int cmd_generate_main(int argc, char **argv)
         status = cmd_fail("generate", &e);
         goto done;
     }
-    if (!o.model) err_set(&e, ERR_USAGE, "--model is required");
-    else if (res.n_pos) err_set(&e, ERR_USAGE, "unexpected argument \"%s\" (give the prompt with --prompt)", res.pos[0]);
-    else if (!o.prompt == !o.file) err_set(&e, ERR_USAGE, "give the prompt with --prompt or --file (one of them)");
-    else if (o.max_tokens < 1) err_set(&e, ERR_USAGE, "--max-tokens: must be at least 1");
-    else if (o.threads < 0 || o.ctx_size < 0) err_set(&e, ERR_USAGE, "--threads and --ctx-size must not be negative");
+    if (!o.model)
+        err_set(&e, ERR_USAGE, "--model is required");
+    else if (res.n_pos)
+        err_set(&e, ERR_USAGE, "unexpected argument \"%s\" (give the prompt with --prompt)",
+                res.pos[0]);
+    else if (!o.prompt == !o.file)
+        err_set(&e, ERR_USAGE, "give the prompt with --prompt or --file (one of them)");
+    else if (o.max_tokens < 1)
+        err_set(&e, ERR_USAGE, "--max-tokens: must be at least 1");
+    else if (o.threads < 0 || o.ctx_size < 0)
+        err_set(&e, ERR_USAGE, "--threads and --ctx-size must not be negative");
     else if (o.temperature < 0 || o.top_p < 0 || o.min_p < 0 || o.repeat_penalty <= 0)
-        err_set(&e, ERR_USAGE, "--temperature, --top-p, --min-p must not be negative, --repeat-penalty must be positive");
-    else if (o.system && !o.chat) err_set(&e, ERR_USAGE, "--system needs --chat");
+        err_set(&e, ERR_USAGE,
+                "--temperature, --top-p, --min-p must not be negative, --repeat-penalty must be "
+                "positive");
+    else if (o.system && !o.chat)
+        err_set(&e, ERR_USAGE, "--system needs --chat");
     if (e.code) {
         status = cmd_fail("generate", &e);
         goto done;
@@ -226,8 +244,9 @@ done:
 const command_def cmd_generate_def = {
     .name = "generate",
     .summary = "one completion, to try a model by hand",
-    .usage = "tally generate --model M.gguf --prompt TEXT [--chat [--system TEXT]] [--max-tokens N]\n"
-             "       [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--stop TEXT]",
+    .usage =
+        "tally generate --model M.gguf --prompt TEXT [--chat [--system TEXT]] [--max-tokens N]\n"
+        "       [--temperature T] [--top-p P] [--top-k K] [--min-p P] [--seed S] [--stop TEXT]",
     .details = "Prints the completion (or a JSON object with --json) on stdout and a line of\n"
                "statistics on stderr. Raw prompts are tokenized as they are (BOS as the model\n"
                "says); with --chat the prompt becomes a user message rendered with the chat\n"

@@ -23,13 +23,16 @@ static const opt_def logits_opt_defs[] = {
     {"text", OPT_STR, O(text), "TEXT", "the text to run", 0},
     {"file", OPT_STR, O(file), "PATH", "read the text from PATH instead", 0},
     {"all", OPT_BOOL, O(all), NULL, "logits of every position, not only the last", 0},
-    {"special", OPT_BOOL, O(special), NULL, "recognise special-token text such as <|end_of_text|>", 0},
+    {"special", OPT_BOOL, O(special), NULL, "recognise special-token text such as <|end_of_text|>",
+     0},
     {"add-special", OPT_BOOL, O(add_special), NULL,
      "add BOS as the model's add_bos_token says (default; --no-add-special to turn off)", 0},
     {"threads", OPT_INT, O(threads), "N", "CPU threads (default all)", 0},
-    {"ctx-size", OPT_INT, O(ctx_size), "N", "context length (default 4096, or the text's length)", 0},
+    {"ctx-size", OPT_INT, O(ctx_size), "N", "context length (default 4096, or the text's length)",
+     0},
     {"f32-weights", OPT_BOOL, O(f32_weights), NULL,
-     "dequantize the weights to f32 first (F32 activations: the fixtures' exact-math reference)", 0},
+     "dequantize the weights to f32 first (F32 activations: the fixtures' exact-math reference)",
+     0},
     {0},
 };
 #undef O
@@ -42,8 +45,10 @@ static void put_row(buf *out, const float *v, size_t n)
     buf_putc(out, '[');
     for (size_t i = 0; i < n; i++) {
         if (i) buf_puts(out, ", ");
-        if (isfinite(v[i])) buf_printf(out, "%.9g", (double)v[i]);
-        else buf_puts(out, "null"); /* JSON has no NaN or infinity */
+        if (isfinite(v[i]))
+            buf_printf(out, "%.9g", (double)v[i]);
+        else
+            buf_puts(out, "null"); /* JSON has no NaN or infinity */
     }
     buf_putc(out, ']');
 }
@@ -111,10 +116,15 @@ static int cmd_logits_main(int argc, char **argv)
         status = cmd_fail("logits", &e);
         goto done;
     }
-    if (!o.model) err_set(&e, ERR_USAGE, "--model is required");
-    else if (res.n_pos) err_set(&e, ERR_USAGE, "unexpected argument \"%s\" (give the text with --text)", res.pos[0]);
-    else if (!o.text == !o.file) err_set(&e, ERR_USAGE, "give the text with --text or --file (one of them)");
-    else if (o.threads < 0 || o.ctx_size < 0) err_set(&e, ERR_USAGE, "--threads and --ctx-size must not be negative");
+    if (!o.model)
+        err_set(&e, ERR_USAGE, "--model is required");
+    else if (res.n_pos)
+        err_set(&e, ERR_USAGE, "unexpected argument \"%s\" (give the text with --text)",
+                res.pos[0]);
+    else if (!o.text == !o.file)
+        err_set(&e, ERR_USAGE, "give the text with --text or --file (one of them)");
+    else if (o.threads < 0 || o.ctx_size < 0)
+        err_set(&e, ERR_USAGE, "--threads and --ctx-size must not be negative");
     if (e.code) {
         status = cmd_fail("logits", &e);
         goto done;

@@ -19,11 +19,14 @@ typedef struct synth_opts {
 
 #define O(f) offsetof(synth_opts, f)
 static const opt_def synth_opt_defs[] = {
-    {"preset", OPT_STR, O(preset), "NAME", "granite-1b, ling-2b (PERF.md), granite-small, demo (scripts/quickstart), tiny, tiny-ling", 0},
-    {"type", OPT_STR, O(type), "T", "f16, bf16, q8_0 or q4_0 (q4_0 keeps the LM head in q6_k); default q8_0", 0},
+    {"preset", OPT_STR, O(preset), "NAME",
+     "granite-1b, ling-2b (PERF.md), granite-small, demo (scripts/quickstart), tiny, tiny-ling", 0},
+    {"type", OPT_STR, O(type), "T",
+     "f16, bf16, q8_0 or q4_0 (q4_0 keeps the LM head in q6_k); default q8_0", 0},
     {"out", OPT_STR, O(out), "FILE", "the GGUF file to write", 0},
     {"vocab", OPT_STR, O(vocab), "GGUF",
-     "take the tokenizer from this GGUF (default $TALLY_FIXTURES/tokenizer/ggml-vocab-gpt-2.gguf)", 0},
+     "take the tokenizer from this GGUF (default $TALLY_FIXTURES/tokenizer/ggml-vocab-gpt-2.gguf)",
+     0},
     {"seed", OPT_U64, O(seed), "S", "random seed (default 1234)", 0},
     {"threads", OPT_INT, O(threads), "N", "threads (default all)", 0},
     {"quiet", OPT_BOOL, O(quiet), NULL, "no summary line", 0},
@@ -36,7 +39,8 @@ static int parse_type(const char *s, uint32_t *out)
     static const struct {
         const char *name;
         uint32_t type;
-    } types[] = {{"f16", QTYPE_F16}, {"bf16", QTYPE_BF16}, {"q8_0", QTYPE_Q8_0}, {"q4_0", QTYPE_Q4_0}};
+    } types[] = {
+        {"f16", QTYPE_F16}, {"bf16", QTYPE_BF16}, {"q8_0", QTYPE_Q8_0}, {"q4_0", QTYPE_Q4_0}};
     for (size_t i = 0; i < ARRAY_LEN(types); i++)
         if (!strcmp(s, types[i].name)) {
             *out = types[i].type;
@@ -59,20 +63,25 @@ static int cmd_synth_main(int argc, char **argv)
     }
     synth_spec s;
     synth_spec_default(&s);
-    if (res.n_pos) err_set(&e, ERR_USAGE, "unexpected argument \"%s\"", res.pos[0]);
-    else if (!o.preset || !o.out) err_set(&e, ERR_USAGE, "--preset and --out are required");
+    if (res.n_pos)
+        err_set(&e, ERR_USAGE, "unexpected argument \"%s\"", res.pos[0]);
+    else if (!o.preset || !o.out)
+        err_set(&e, ERR_USAGE, "--preset and --out are required");
     else if (parse_type(o.type, &s.type) < 0)
         err_set(&e, ERR_USAGE, "--type: \"%s\" is not f16, bf16, q8_0 or q4_0", o.type);
     else if (!synth_param_count(o.preset, 1))
-        err_set(&e, ERR_USAGE, "--preset: unknown preset \"%s\" (granite-1b, ling-2b, granite-small, "
-                               "demo, tiny, tiny-ling)",
+        err_set(&e, ERR_USAGE,
+                "--preset: unknown preset \"%s\" (granite-1b, ling-2b, granite-small, "
+                "demo, tiny, tiny-ling)",
                 o.preset);
-    else if (o.threads < 0) err_set(&e, ERR_USAGE, "--threads: %d is negative", o.threads);
+    else if (o.threads < 0)
+        err_set(&e, ERR_USAGE, "--threads: %d is negative", o.threads);
     if (!e.code && !o.vocab) {
         const char *fx = getenv("TALLY_FIXTURES");
         if (!fx || !*fx)
-            err_set(&e, ERR_USAGE, "--vocab: no vocabulary GGUF given (and $TALLY_FIXTURES is not set); "
-                                   "pass a GGUF whose tokenizer to copy, e.g. ggml-vocab-gpt-2.gguf");
+            err_set(&e, ERR_USAGE,
+                    "--vocab: no vocabulary GGUF given (and $TALLY_FIXTURES is not set); "
+                    "pass a GGUF whose tokenizer to copy, e.g. ggml-vocab-gpt-2.gguf");
         snprintf(vocab_path, sizeof vocab_path, "%s/tokenizer/ggml-vocab-gpt-2.gguf", fx ? fx : "");
         o.vocab = vocab_path;
     }
@@ -112,11 +121,12 @@ const command_def cmd_synth_def = {
     .summary = "write a benchmark model with random weights",
     .usage = "tally synth-model --preset granite-1b|ling-2b|granite-small|demo|tiny|tiny-ling "
              "--type f16|bf16|q8_0|q4_0 --out FILE [--vocab GGUF] [--seed S]",
-    .details = "The presets are PERF.md's benchmark models (granite-1b: granite, 952 M parameters;\n"
-               "ling-2b: bailingmoe2, 2578 M) and smaller ones for tests. Weights are random; the\n"
-               "tokenizer comes from --vocab, so the file loads and generates. Matrices are written\n"
-               "in --type (q4_0 keeps the LM head in q6_k), norms and the MoE router stay f32. The\n"
-               "file is streamed, one tensor at a time.\n",
+    .details =
+        "The presets are PERF.md's benchmark models (granite-1b: granite, 952 M parameters;\n"
+        "ling-2b: bailingmoe2, 2578 M) and smaller ones for tests. Weights are random; the\n"
+        "tokenizer comes from --vocab, so the file loads and generates. Matrices are written\n"
+        "in --type (q4_0 keeps the LM head in q6_k), norms and the MoE router stay f32. The\n"
+        "file is streamed, one tensor at a time.\n",
     .opts = synth_opt_defs,
     .main = cmd_synth_main,
 };

@@ -62,9 +62,9 @@ static void native_close(void *state)
 /* "April 16, 2025", as Granite 3.3's template prints today's date. */
 static void today(char *out, size_t cap)
 {
-    static const char *const months[] = {"January", "February", "March",     "April",
-                                         "May",     "June",     "July",      "August",
-                                         "September", "October", "November", "December"};
+    static const char *const months[] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
     time_t now = time(NULL);
     struct tm tm;
     localtime_r(&now, &tm);
@@ -229,8 +229,10 @@ static int native_describe(void *state, cJSON *obj, err *e)
     const char *tmpl = NULL;
     gguf_opt_str(g, "tokenizer.chat_template", NULL, &tmpl, &ignore);
     cJSON *ct = cJSON_AddObjectToObject(obj, "chat_template");
-    if (n->has_family) cJSON_AddStringToObject(ct, "family", chat_family_name(n->family));
-    else cJSON_AddNullToObject(ct, "family");
+    if (n->has_family)
+        cJSON_AddStringToObject(ct, "family", chat_family_name(n->family));
+    else
+        cJSON_AddNullToObject(ct, "family");
     if (tmpl) {
         char th[HASH_HEX_SIZE];
         sha256_hex(tmpl, strlen(tmpl), th);
@@ -258,11 +260,11 @@ static int native_describe(void *state, cJSON *obj, err *e)
 
 typedef struct prepared {
     tok_ids ids;
-    char *rendered;   /* the prompt text tokenized (chat: rendered), malloc'd */
-    char *error;      /* why it cannot be asked, or NULL */
+    char *rendered;     /* the prompt text tokenized (chat: rendered), malloc'd */
+    char *error;        /* why it cannot be asked, or NULL */
     const char **stops; /* the prompt's stop strings and the family's, malloc'd */
     size_t n_stops;
-    bool tools;       /* parse tool calls out of the text */
+    bool tools; /* parse tool calls out of the text */
 } prepared;
 
 static void prepared_release(prepared *p)
@@ -388,9 +390,8 @@ static int hand_back(gen_ctx *g, size_t ri, const engine_result *r, const char *
         resp.finish_reason = r->finish_reason;
         chat_parsed parsed = {0};
         arena_reset(&g->scratch);
-        if (pp->tools &&
-            (rc = chat_parse_tool_calls(chat_tool_format_of(g->n->family), r->text, r->len,
-                                        &g->scratch, &parsed, g->e)) < 0)
+        if (pp->tools && (rc = chat_parse_tool_calls(chat_tool_format_of(g->n->family), r->text,
+                                                     r->len, &g->scratch, &parsed, g->e)) < 0)
             goto out;
         if (parsed.n_calls) {
             resp.text = strdup(parsed.content ? parsed.content : "");
@@ -457,8 +458,9 @@ static int native_generate(void *state, const gen_request *reqs, size_t n_req, r
         x->sampling.top_p = (float)reqs[i].sampling.top_p;
         x->sampling.top_k = reqs[i].sampling.top_k;
         x->sampling.min_p = (float)reqs[i].sampling.min_p;
-        x->sampling.repeat_penalty =
-            reqs[i].sampling.repetition_penalty > 0 ? (float)reqs[i].sampling.repetition_penalty : 1;
+        x->sampling.repeat_penalty = reqs[i].sampling.repetition_penalty > 0
+                                         ? (float)reqs[i].sampling.repetition_penalty
+                                         : 1;
         x->sampling.seed = reqs[i].sampling.seed;
         x->stop = g.prep[i].stops;
         x->n_stop = g.prep[i].n_stops;

@@ -44,9 +44,11 @@ static bool open_set(fixture_set *f, const char *name, const model_settings *s)
         const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItem(f->golden, "prompts"), k);
         const cJSON *v;
         f->n[k] = 0;
-        cJSON_ArrayForEach(v, cJSON_GetObjectItem(p, "tokens")) f->ids[k][f->n[k]++] = (int32_t)v->valuedouble;
+        cJSON_ArrayForEach(v, cJSON_GetObjectItem(p, "tokens")) f->ids[k][f->n[k]++] =
+            (int32_t)v->valuedouble;
         int g = 0;
-        cJSON_ArrayForEach(v, cJSON_GetObjectItem(p, "greedy_tokens")) f->greedy[k][g++] = (int32_t)v->valuedouble;
+        cJSON_ArrayForEach(v, cJSON_GetObjectItem(p, "greedy_tokens")) f->greedy[k][g++] =
+            (int32_t)v->valuedouble;
     }
     return true;
 }
@@ -407,8 +409,8 @@ static void test_engine__prefix_cache(void)
     CHECK_INT(computed[0], total);
     CHECK_INT(computed[1] + cached, total);
     CHECK(cached >= 200);
-    fprintf(stderr, "  prefix cache: %llu of %zu prompt tokens reused\n", (unsigned long long)cached,
-            total);
+    fprintf(stderr, "  prefix cache: %llu of %zu prompt tokens reused\n",
+            (unsigned long long)cached, total);
     for (int i = 0; i < 6; i++) {
         CHECK_INT(a.n_tokens[i], 6);
         CHECK(memcmp(a.tokens[i], b.tokens[i], 6 * sizeof(int32_t)) == 0);
@@ -432,7 +434,10 @@ static void test_engine__utf8(void)
         {"plain", "plain"},
         {"caf\xC3\xA9", "caf\xC3\xA9"},
         {"cut \xE2\x82", "cut \xEF\xBF\xBD\xEF\xBF\xBD"},
-        {"\xFF" "a\xC0\x80", "\xEF\xBF\xBD" "a\xEF\xBF\xBD\xEF\xBF\xBD"},
+        {"\xFF"
+         "a\xC0\x80",
+         "\xEF\xBF\xBD"
+         "a\xEF\xBF\xBD\xEF\xBF\xBD"},
         {"\xED\xA0\x80x", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBDx"}, /* a surrogate */
         {"\xF0\x9F\x98\x80!", "\xF0\x9F\x98\x80!"},
         {"", ""},

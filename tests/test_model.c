@@ -133,12 +133,9 @@ typedef struct tolerance {
 /* fixtures README 7.4: F32 exact; F16/BF16 by max |d|; quantized with ggml's activation
  * rounding by NRMSE 0.02 and 95% teacher-forced greedy. */
 static const tolerance granite_files[] = {
-    {"tiny-granite.f32", 1e-3, 0, 1.0, true},
-    {"tiny-granite.f16", 0.05, 0, 0.95, false},
-    {"tiny-granite.bf16", 0.25, 0, 0.95, false},
-    {"tiny-granite.q8_0", 0, 0.02, 0.95, false},
-    {"tiny-granite.q6_k", 0, 0.02, 0.95, false},
-    {"tiny-granite.q4_k_m", 0, 0.02, 0.95, false},
+    {"tiny-granite.f32", 1e-3, 0, 1.0, true},    {"tiny-granite.f16", 0.05, 0, 0.95, false},
+    {"tiny-granite.bf16", 0.25, 0, 0.95, false}, {"tiny-granite.q8_0", 0, 0.02, 0.95, false},
+    {"tiny-granite.q6_k", 0, 0.02, 0.95, false}, {"tiny-granite.q4_k_m", 0, 0.02, 0.95, false},
     {"tiny-granite.q4_0", 0, 0.02, 0.95, false},
 };
 
@@ -209,7 +206,8 @@ static void check_golden(const tolerance *tl, bool file_layout)
     if (tl->free_greedy) fprintf(stderr, "  free greedy %zu/%zu", free_equal, free_total);
     fputc('\n', stderr);
     CHECK_INT(steps, 80);
-    if (tl->max_abs > 0) CHECK_MSG(es.max_abs <= tl->max_abs, "%s: max |d| %g", tl->name, es.max_abs);
+    if (tl->max_abs > 0)
+        CHECK_MSG(es.max_abs <= tl->max_abs, "%s: max |d| %g", tl->name, es.max_abs);
     if (tl->nrmse > 0) CHECK_MSG(nrmse(&es) <= tl->nrmse, "%s: NRMSE %g", tl->name, nrmse(&es));
     CHECK_MSG(agreement >= tl->greedy_min, "%s: greedy agreement %g", tl->name, agreement);
     if (tl->free_greedy) CHECK_INT(free_equal, free_total);
@@ -273,7 +271,6 @@ static void test_model__exact(void)
     for (size_t i = 1; i < ARRAY_LEN(granite_files); i++) check_exact(granite_files[i].name);
 }
 
-
 /* ---- architectures we do not run, and broken files ------------------------------------- */
 
 static void test_model__unsupported(void)
@@ -310,8 +307,8 @@ typedef struct edit {
     const char *drop_tensor; /* tensor left out */
     const char *tensor;      /* tensor whose shape becomes ne0 x ne1 (its first bytes) */
     uint64_t ne0, ne1;
-    const char *retype;      /* tensor declared F16 (its first bytes) */
-    const char *extra;       /* a tensor added (a copy of output_norm.weight) */
+    const char *retype; /* tensor declared F16 (its first bytes) */
+    const char *extra;  /* a tensor added (a copy of output_norm.weight) */
 } edit;
 
 static char tmp_dir[64];
@@ -367,7 +364,8 @@ static void test_model__corrupt(void)
     const char *src = "tiny-granite.q8_0.gguf";
     expect_open_fail(rewrite(src, "shape.gguf",
                              &(edit){.tensor = "blk.1.attn_q.weight", .ne0 = 256, .ne1 = 128}),
-                     ERR_FORMAT, "tensor blk.1.attn_q.weight has shape [256, 128], expected [256, 256]");
+                     ERR_FORMAT,
+                     "tensor blk.1.attn_q.weight has shape [256, 128], expected [256, 256]");
     expect_open_fail(rewrite(src, "shape2.gguf",
                              &(edit){.tensor = "blk.3.ffn_down.weight", .ne0 = 128, .ne1 = 256}),
                      ERR_FORMAT, "tensor blk.3.ffn_down.weight has shape [128, 256]");
@@ -379,13 +377,13 @@ static void test_model__corrupt(void)
                      ERR_UNSUPPORTED, "tensor blk.0.attn_q_norm.weight is not part of the granite");
     expect_open_fail(rewrite(src, "nologit.gguf", &(edit){.drop_key = "granite.logit_scale"}),
                      ERR_NOTFOUND, "granite.logit_scale");
-    expect_open_fail(rewrite(src, "nohead.gguf", &(edit){.drop_key = "granite.attention.head_count"}),
-                     ERR_FORMAT, "granite.attention.head_count");
-    expect_open_fail(rewrite(src, "rope.gguf",
-                             &(edit){.set_f32_key = "granite.rope.freq_base", .set_f32 = -1}),
-                     ERR_FORMAT, "rope.freq_base");
-    expect_open_fail(rewrite(src, "arch.gguf",
-                             &(edit){.drop_key = "general.architecture"}),
+    expect_open_fail(
+        rewrite(src, "nohead.gguf", &(edit){.drop_key = "granite.attention.head_count"}),
+        ERR_FORMAT, "granite.attention.head_count");
+    expect_open_fail(
+        rewrite(src, "rope.gguf", &(edit){.set_f32_key = "granite.rope.freq_base", .set_f32 = -1}),
+        ERR_FORMAT, "rope.freq_base");
+    expect_open_fail(rewrite(src, "arch.gguf", &(edit){.drop_key = "general.architecture"}),
                      ERR_FORMAT, "general.architecture");
     /* a matrix in a type the engine cannot multiply: F16 bytes declared over Q8_0 data of
      * another size fail in the reader already; a norm with the right type passes */
@@ -436,9 +434,12 @@ static void test_model__llama(void)
         const gguf_tensor *t = gguf_tensor_at(g, i);
         const float *src = t->data;
         float f = 1;
-        if (!strcmp(t->name, "token_embd.weight")) f = 12;
-        else if (strstr(t->name, "attn_output.weight") || strstr(t->name, "ffn_down.weight")) f = 0.22f;
-        else if (strstr(t->name, "attn_q.weight")) f = 0.125f;
+        if (!strcmp(t->name, "token_embd.weight"))
+            f = 12;
+        else if (strstr(t->name, "attn_output.weight") || strstr(t->name, "ffn_down.weight"))
+            f = 0.22f;
+        else if (strstr(t->name, "attn_q.weight"))
+            f = 0.125f;
         float *c = malloc(t->n_elements * sizeof *c);
         for (uint64_t k = 0; k < t->n_elements; k++) c[k] = src[k] * f;
         copies[nc++] = c;
@@ -447,7 +448,8 @@ static void test_model__llama(void)
             float *o = malloc(t->n_elements * sizeof *o);
             for (uint64_t k = 0; k < t->n_elements; k++) o[k] = src[k] / 8;
             copies[nc++] = o;
-            CHECK(gguf_writer_add_tensor(&w, "output.weight", t->type, t->n_dims, t->ne, o, &e) == 0);
+            CHECK(gguf_writer_add_tensor(&w, "output.weight", t->type, t->n_dims, t->ne, o, &e) ==
+                  0);
         }
     }
     char path[256];
@@ -497,9 +499,10 @@ static void test_model__invariance(void)
     int32_t ids[3][128];
     size_t n[3];
     for (int k = 0; k < 3; k++)
-        n[k] = ints_of(cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(golden, "prompts"), k + 1),
-                                           "tokens"),
-                       ids[k], 128);
+        n[k] = ints_of(
+            cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(golden, "prompts"), k + 1),
+                                "tokens"),
+            ids[k], 128);
     model_settings s;
     model_settings_default(&s);
     s.n_seq = 3;
@@ -545,7 +548,8 @@ static void test_model__invariance(void)
         size_t n_out;
         CHECK(model_forward(m2, &b, &lg, &n_out, &e) == 0);
         CHECK_INT(n_out, 3);
-        for (int j = 0; j < 3; j++) same += memcmp(lg + j * V, ref[seqs[j]][st], V * 4) == 0, total++;
+        for (int j = 0; j < 3; j++)
+            same += memcmp(lg + j * V, ref[seqs[j]][st], V * 4) == 0, total++;
     }
     CHECK_INT(same, total);
     CHECK_INT(total, 3 + 19 * 3);

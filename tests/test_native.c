@@ -142,7 +142,10 @@ static void test_native__generate(void)
     gen_request reqs[3] = {
         {.item_id = "a", .p = &p_raw, .max_tokens = 8},
         {.item_id = "b", .p = &p_chat, .max_tokens = 8},
-        {.item_id = "c", .p = &p_raw, .max_tokens = 5, .sampling = {.temperature = 0.8, .top_p = 0.9, .seed = 7}},
+        {.item_id = "c",
+         .p = &p_raw,
+         .max_tokens = 5,
+         .sampling = {.temperature = 0.8, .top_p = 0.9, .seed = 7}},
     };
     got g = {0};
     CHECK(runner_generate(r, reqs, 3, on_done, &g, &e) == 0);
@@ -206,15 +209,17 @@ static void test_native__generate(void)
     if (r) {
         CHECK(runner_generate(r, reqs + 1, 1, on_done, &g, &e) == 0);
         CHECK_INT(g.calls, 1);
-        CHECK(g.prompt[0] && str_starts(g.prompt[0], "<|start_of_role|>system<|end_of_role|>Be brief."));
+        CHECK(g.prompt[0] &&
+              str_starts(g.prompt[0], "<|start_of_role|>system<|end_of_role|>Be brief."));
         CHECK(g.prompt[0] && str_ends(g.prompt[0], "<|start_of_role|>assistant<|end_of_role|>"));
         CHECK(g.error[0] == NULL);
         CHECK(g.prompt_tokens[0] > 10);
         got_release(&g);
         d = cJSON_CreateObject();
         CHECK(runner_describe(r, d, &e) == 0);
-        CHECK_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "chat_template"), "family")->valuestring,
-                  "granite-4.0");
+        CHECK_STR(
+            cJSON_GetObjectItem(cJSON_GetObjectItem(d, "chat_template"), "family")->valuestring,
+            "granite-4.0");
         cJSON_Delete(d);
     }
     runner_close(r);
@@ -241,8 +246,8 @@ static void test_native__synth(void)
         const char *preset;
         uint32_t type, head;
     } cases[] = {
-        {"tiny", QTYPE_Q8_0, QTYPE_Q8_0}, {"tiny", QTYPE_Q4_0, QTYPE_Q6_K},
-        {"tiny", QTYPE_F16, QTYPE_F16},   {"tiny", QTYPE_BF16, QTYPE_BF16},
+        {"tiny", QTYPE_Q8_0, QTYPE_Q8_0},      {"tiny", QTYPE_Q4_0, QTYPE_Q6_K},
+        {"tiny", QTYPE_F16, QTYPE_F16},        {"tiny", QTYPE_BF16, QTYPE_BF16},
         {"tiny-ling", QTYPE_Q4_0, QTYPE_Q6_K},
     };
     for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
@@ -264,7 +269,8 @@ static void test_native__synth(void)
         bool ling = !strcmp(cases[i].preset, "tiny-ling");
         const gguf_tensor *head = gguf_find_tensor(g, ling ? "output.weight" : "token_embd.weight");
         CHECK(head && head->type == cases[i].head);
-        const gguf_tensor *q = gguf_find_tensor(g, ling ? "blk.1.ffn_up_exps.weight" : "blk.1.attn_q.weight");
+        const gguf_tensor *q =
+            gguf_find_tensor(g, ling ? "blk.1.ffn_up_exps.weight" : "blk.1.attn_q.weight");
         CHECK(q && q->type == cases[i].type);
         const gguf_tensor *n = gguf_find_tensor(g, "blk.0.attn_norm.weight");
         CHECK(n && n->type == QTYPE_F32);

@@ -37,8 +37,7 @@ static int cmp_i32(const void *a, const void *b)
 /* random values with many ties (few distinct levels) when `ties` */
 static void fill(rng *r, float *v, size_t n, bool ties)
 {
-    for (size_t i = 0; i < n; i++)
-        v[i] = ties ? (float)(rng_next(r) % 7) : (float)rng_normal(r);
+    for (size_t i = 0; i < n; i++) v[i] = ties ? (float)(rng_next(r) % 7) : (float)rng_normal(r);
 }
 
 static void test_sampler__argmax(void)
