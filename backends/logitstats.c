@@ -51,7 +51,7 @@ int logitstats_compare(logitstats *ls, const float *base, const float *quant, in
     if (next >= 0 && (size_t)next >= n)
         return err_set(e, ERR_INVALID, "logitstats: next token %d is outside the vocabulary (%zu)",
                        next, n);
-    double mb, mq;
+    double mb = 0, mq = 0;
     int rc;
     if ((rc = row_max(base, n, "base", &mb, &out->top_base, e)) < 0) return rc;
     if ((rc = row_max(quant, n, "quant", &mq, &out->top_quant, e)) < 0) return rc;
