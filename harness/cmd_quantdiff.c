@@ -75,7 +75,9 @@ static const opt_def qd_opt_defs[] = {
     {"prompt-style", OPT_STR, O(prompt_style), "raw|chat",
      "--task: raw text (default) or chat with BASE's template", 0},
     {"chat-template", OPT_STR, O(chat_template), "NAME",
-     "--task: granite-3.3|granite-4.0|granite-4.1|ling-2.0 (default: BASE's)", 0},
+     "--task: granite-3.3|granite-4.0|granite-4.1|ling-2.0 (default: BASE's); BFCL's prompts are "
+     "messages in any style",
+     0},
     {"max-tokens", OPT_INT, O(max_tokens), "N", "--task: cap on BASE's answer (default 64)", 0},
     {"all-positions", OPT_BOOL, O(all_positions), NULL,
      "--task: score every position, not only the answer's", 0},
@@ -124,7 +126,9 @@ typedef struct qd {
     tok *tb, *tq;
     model *mb, *mq;
     bool chat;
+    bool has_family; /* a chat template to render messages with */
     enum chat_family family;
+    char family_error[ERR_MSG_SIZE]; /* why there is none */
     qd_stream *st;
     size_t n_st, st_cap;
     size_t ctx; /* longest stream */
@@ -253,6 +257,14 @@ static int prompt_ids(qd *q, qd_stream *s, err *e)
     const char *const *fam_stops = NULL;
     int rc = 0;
     if (p->messages) {
+        /* BFCL's prompts are messages whatever the style: as in tally run, they need a template */
+        if (!q->has_family) {
+            rc = err_set(
+                e, ERR_USAGE, "the prompt is chat messages and no template applies: %s%s",
+                q->family_error,
+                strstr(q->family_error, "--chat-template") ? "" : " (pass --chat-template NAME)");
+            goto out;
+        }
         msgs = calloc(p->n_messages ? p->n_messages : 1, sizeof *msgs);
         if (!msgs) {
             rc = err_set(e, ERR_NOMEM, "out of memory");
@@ -631,7 +643,7 @@ static cJSON *manifest_json(qd *q, const char *command, err *e)
         cJSON_AddNumberToObject(s, "ctx", o->ctx);
     } else {
         cJSON_AddStringToObject(s, "prompt_style", q->chat ? "chat" : "raw");
-        if (q->chat) cJSON_AddStringToObject(s, "chat_template", chat_family_name(q->family));
+        if (q->has_family) cJSON_AddStringToObject(s, "chat_template", chat_family_name(q->family));
         if (o->shots >= 0)
             cJSON_AddNumberToObject(s, "shots", o->shots);
         else
@@ -861,10 +873,13 @@ static int run(qd *q, const char *command, err *e)
     if ((rc = qd_check_vocab(q->tb, q->tq, q->base_path, q->quant_path, e)) < 0) goto out;
 
     /* the streams */
-    if (o->task && q->chat) {
+    /* the chat template, as the native runner picks it: the name given, else BASE's */
+    if (o->task) {
         err fe = ERR_INIT;
-        if ((o->chat_template ? chat_family_from_name(o->chat_template, &q->family, &fe)
-                              : chat_family_from_gguf(q->gb, &q->family, &fe)) < 0) {
+        q->has_family = (o->chat_template ? chat_family_from_name(o->chat_template, &q->family, &fe)
+                                          : chat_family_from_gguf(q->gb, &q->family, &fe)) == 0;
+        snprintf(q->family_error, sizeof q->family_error, "%s", fe.msg);
+        if (!q->has_family && (q->chat || o->chat_template)) {
             rc = err_set(e, ERR_USAGE, "%s: %s",
                          o->chat_template ? "--chat-template" : "--prompt-style chat", fe.msg);
             goto out;

@@ -281,6 +281,15 @@ check(os.path.exists(os.path.join(run_dir, "samples.jsonl")), "the other run is 
 st, out, err = qd(F32, Q4, "--task", "gsm8k_cot", "--prompt-style", "chat", "--limit", "1",
                   "--out", os.path.join(base, "x"), check_status=2)
 check("--prompt-style chat" in err, err)
+# BFCL's prompts are chat messages in any style: a template is needed, as in tally run
+st, out, err = qd(F32, Q4, "--task", "bfcl", "--limit", "1", "--out", os.path.join(base, "x"), check_status=2)
+check("chat messages" in err and "--chat-template" in err, err)
+bd = os.path.join(base, "bfcl")
+qd(F32, Q4, "--task", "bfcl", "--limit", "2", "--max-tokens", "8", "--chat-template", "granite-4.0",
+   "--prompt-style", "raw", "--out", bd)
+r, recs, man = consistent(bd, "bfcl")
+check(man["settings"]["chat_template"] == "granite-4.0" and man["settings"]["prompt_style"] == "raw", man["settings"])
+check(all(x["prompt_tokens"] > 100 for x in recs), "rendered BFCL prompts")
 # usage errors: exit 2, one line naming the cause
 usage = [
     ([F32], "two GGUF files"),
