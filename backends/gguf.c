@@ -300,7 +300,7 @@ static int read_tensor_info(gguf *g, cursor *c, size_t index)
     gguf_tensor *t = &g->tensors[index];
     uint64_t start = c->pos;
     t->info_offset = start;
-    gguf_str name;
+    gguf_str name = {NULL, 0};
     int rc = read_str(g, c, &name, "a tensor name");
     if (rc) return rc;
     if (name.len == 0) return bad(c, start, "tensor %zu has an empty name", index);
@@ -519,7 +519,7 @@ int gguf_open_mem(gguf **out, const void *data, size_t size, const char *name, e
     *out = NULL;
     if (!name) name = "(memory)";
     if (!data && size) return err_set(e, ERR_INVALID, "%s: no data", name);
-    gguf *g;
+    gguf *g = NULL;
     int rc = gguf_new(&g, name, e);
     if (rc) return rc;
     static const uint8_t empty[1];

@@ -975,7 +975,7 @@ static int check_row(uint32_t type, size_t n, const quant_traits **t_out, err *e
 
 int quant_dequantize_row(uint32_t type, const void *src, float *dst, size_t n, err *e)
 {
-    const quant_traits *t;
+    const quant_traits *t = NULL;
     int rc = check_row(type, n, &t, e);
     if (rc < 0) return rc;
     t->dequantize(src, dst, n);
@@ -984,7 +984,7 @@ int quant_dequantize_row(uint32_t type, const void *src, float *dst, size_t n, e
 
 int quant_quantize_row(uint32_t type, const float *src, void *dst, size_t n, err *e)
 {
-    const quant_traits *t;
+    const quant_traits *t = NULL;
     int rc = check_row(type, n, &t, e);
     if (rc < 0) return rc;
     if (!t->quantize)

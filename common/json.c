@@ -78,7 +78,7 @@ static int wrong_type(const char *where, const char *key, const char *want, cons
 
 int json_get_str(const cJSON *obj, const char *key, const char *where, const char **out, err *e)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     int rc = get_field(obj, key, where, &v, e);
     if (rc) return rc;
     if (!cJSON_IsString(v)) return wrong_type(where, key, "a string", v, e);
@@ -101,7 +101,7 @@ int json_opt_str(const cJSON *obj, const char *key, const char *where, const cha
 
 int json_get_num(const cJSON *obj, const char *key, const char *where, double *out, err *e)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     int rc = get_field(obj, key, where, &v, e);
     if (rc) return rc;
     if (!cJSON_IsNumber(v)) return wrong_type(where, key, "a number", v, e);
@@ -124,7 +124,7 @@ int json_get_int(const cJSON *obj, const char *key, const char *where, int64_t l
 
 int json_get_bool(const cJSON *obj, const char *key, const char *where, bool *out, err *e)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     int rc = get_field(obj, key, where, &v, e);
     if (rc) return rc;
     if (!cJSON_IsBool(v)) return wrong_type(where, key, "a boolean", v, e);
@@ -135,7 +135,7 @@ int json_get_bool(const cJSON *obj, const char *key, const char *where, bool *ou
 int json_get_array(const cJSON *obj, const char *key, const char *where, const cJSON **out,
                    err *e)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     int rc = get_field(obj, key, where, &v, e);
     if (rc) return rc;
     if (!cJSON_IsArray(v)) return wrong_type(where, key, "an array", v, e);
@@ -146,7 +146,7 @@ int json_get_array(const cJSON *obj, const char *key, const char *where, const c
 int json_get_object(const cJSON *obj, const char *key, const char *where, const cJSON **out,
                     err *e)
 {
-    const cJSON *v;
+    const cJSON *v = NULL;
     int rc = get_field(obj, key, where, &v, e);
     if (rc) return rc;
     if (!cJSON_IsObject(v)) return wrong_type(where, key, "an object", v, e);

@@ -382,10 +382,11 @@ out:
 
 /* ---- markdown ---- */
 
+/* A string field of the diff document, "" when absent (it is printed and compared). */
 static const char *js(const cJSON *o, const char *k)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(x) ? x->valuestring : NULL;
+    return cJSON_IsString(x) ? x->valuestring : "";
 }
 
 static double jnum(const cJSON *o, const char *k)
@@ -453,7 +454,7 @@ static void render_md(buf *b, const cJSON *doc)
                 if (strcmp(kind, "incidental") == 0) continue;
                 buf_printf(b, "| `%s` | %s%s | ", js(f, "field"),
                            strcmp(kind, "defining") == 0 ? "**defines the measurement** " : "",
-                           js(f, "what") ? js(f, "what") : "");
+                           js(f, "what"));
                 md_cell(b, js(f, "a"));
                 buf_puts(b, " | ");
                 md_cell(b, js(f, "b"));
@@ -574,7 +575,7 @@ static void render_md(buf *b, const cJSON *doc)
                            "re-scoring: the scorer or the item selection changed since the runs "
                            "were scored (compare `tally_version`).\n",
                            la, 100 * jnum(st, "a"), lb, 100 * jnum(st, "b"));
-        } else if (js(t, "rescore_skipped")) {
+        } else if (*js(t, "rescore_skipped")) {
             buf_printf(b, "\nNo re-scoring: %s.\n", js(t, "rescore_skipped"));
         }
     }

@@ -61,18 +61,28 @@ def landed(d):
     return "mid" if n < 1319 else "after"
 
 
-# 20 trials in fresh directories, each killed once at a random moment of the run
+# At least 20 trials in fresh directories, each killed once at a random moment
+# of the run. The delay adapts to the machine's load: a kill that lands before
+# the first sample lengthens the next delays, one that lands after the last
+# shortens them, until at least 8 kills have landed mid-generation (every 4th
+# trial runs at full speed, so loading, scoring and writing get kills too).
 where = {"before": 0, "mid": 0, "after": 0}
-for trial in range(20):
+scale = 1.0
+trial = 0
+while trial < 20 or (where["mid"] < 8 and trial < 80):
     d = os.path.join(base, "fresh%d" % trial)
     slow = trial % 4 != 3
-    killed_run(d, rng.uniform(0, (span if slow else fast_span) * 1.1), slow)
-    where[landed(d)] += 1
+    killed_run(d, rng.uniform(0, (span if slow else fast_span) * 1.1 * scale), slow)
+    w = landed(d)
+    where[w] += 1
+    if slow:
+        scale = scale * 1.25 if w == "before" else scale / 1.25 if w == "after" else scale
     tally("run", "--task", "gsm8k_cot", "--model", "oracle", "--out", d, "--quiet", check=0)
     verify(d, "trial %d" % trial)
-
-print("kills landed: %(before)d before the first sample, %(mid)d mid-generation, %(after)d after it" % where)
-check(where["mid"] >= 5, "too few kills landed inside the run: %s" % where)
+    trial += 1
+print("%d trials; kills landed: %d before the first sample, %d mid-generation, %d after it"
+      % (trial, where["before"], where["mid"], where["after"]))
+check(where["mid"] >= 8, "too few kills landed mid-generation: %s" % where)
 
 # one directory killed 20 times in a row (every resume killed too), then finished
 d = os.path.join(base, "again")
