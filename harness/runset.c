@@ -66,6 +66,7 @@ static void task_release(run_task *t)
     cJSON_Delete(t->info);
     eval_loaded_release(&t->scores);
     arena_release(&t->a);
+    arena_release(&t->scratch);
     arena_release(&t->data);
     memset(t, 0, sizeof *t);
 }
@@ -311,8 +312,8 @@ static int aggregate_cb(void *ctx, const sample_view *v, const score_record *r, 
                         cJSON *metrics, err *e)
 {
     run_task *t = ctx;
-    arena_reset(&t->a);
-    score_ctx c = {&t->opts, t->task->arg, &t->a, t->info};
+    arena_reset(&t->scratch);
+    score_ctx c = {&t->opts, t->task->arg, &t->scratch, t->info};
     return eval_aggregate(t->task, &c, v, r, n, metrics, e);
 }
 

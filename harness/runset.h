@@ -37,7 +37,8 @@ typedef struct run_task {
     bool has_scores;      /* scores.jsonl was read into `scores` */
     eval_loaded scores;
     task_options opts; /* from the manifest, for the aggregate */
-    arena a;           /* opts' strings; the aggregate's scratch */
+    arena a;           /* opts' strings */
+    arena scratch;     /* the aggregate's scratch, reset before each call */
     cJSON *info;       /* the aggregate's info object */
     arena data;        /* the dataset's items, when runset_attach_items found them */
     bool attached;     /* scores.items[].data point at the dataset's records */

@@ -937,17 +937,29 @@ int bfcl_aggregate(const score_ctx *c, const sample_view *s, const score_record 
     size_t ast_n = 0, decode_fail = 0;
     bool any_mt = false;
     for (size_t i = 0; i < n; i++) {
-        const bfcl_item *bi = s[i].it->data;
-        size_t k = cat_index(bi->cat);
+        /* the dataset's record, else (records read back without the
+         * dataset) the category each verdict names */
+        const bfcl_item *bi = s[i].it ? s[i].it->data : NULL;
+        const bfcl_category *cat = bi ? bi->cat : NULL;
+        if (!cat) {
+            const cJSON *cn = cJSON_GetObjectItemCaseSensitive(r[i].fields, "category");
+            cat = cJSON_IsString(cn) ? bfcl_category_find(cn->valuestring) : NULL;
+        }
+        if (!cat)
+            return err_set(e, ERR_INVALID,
+                           "bfcl: sample %zu: no category (neither the dataset's record nor the "
+                           "verdict names one)",
+                           i);
+        size_t k = cat_index(cat);
         if (k >= NCAT) continue;
-        if (bi->cat->kind == BFCL_MULTI_TURN) {
+        if (cat->kind == BFCL_MULTI_TURN) {
             any_mt = true;
             t[k].n++;
             continue;
         }
         t[k].n++;
         if (r[i].outcome == OUTCOME_CORRECT) t[k].pass++;
-        if (bi->cat->kind <= BFCL_AST_PARALLEL) {
+        if (cat->kind <= BFCL_AST_PARALLEL) {
             ast_n++;
             const cJSON *et = cJSON_GetObjectItemCaseSensitive(r[i].fields, "error_type");
             if (cJSON_IsString(et) && strncmp(et->valuestring, "ast_decoder:", 12) == 0)

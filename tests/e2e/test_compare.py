@@ -333,6 +333,17 @@ for m in ("overall_ast", "non_live", "simple_python"):
     check(abs(rows[m]["delta"] - (rx[m]["value"] - ro[m]["value"])) < 1e-9, "bfcl %s delta" % m)
 check(rows["overall_ast"]["delta"] < 0 and rows["overall_ast"]["p"] < 0.05, "bfcl: a significant drop")
 check(rows["decode_failure_rate"]["lower_is_better"], "bfcl: a failure rate is better lower")
+# without the dataset (another machine, a CI artifact) the aggregate reads
+# each verdict's category: the same figures, no crash
+nodata = os.path.join(base, "no-data")
+os.makedirs(nodata, exist_ok=True)
+st, out2, err = tally("compare", BO, BX, "--format", "json", "--bootstrap", "200",
+                      env={"TALLY_DATA": nodata}, check=0)
+check(st == 0, "compare without the dataset: exit %d %s" % (st, err[-600:]))
+if st == 0:
+    rows2 = {r["metric"]: r for r in json.loads(out2)["rows"]}
+    check(rows2.get("overall_ast", {}).get("p") == rows["overall_ast"]["p"],
+          "compare without the dataset: same bootstrap p")
 st, out, err = tally("diff", BO, BX, check=0)
 check("Verdicts (stored scores, `outcome`)" in out and "only BX 0" in out, "diff on bfcl: " + out[-1200:])
 
