@@ -357,6 +357,31 @@ static const cmp_row *headline_test_row(const cmp_table *t, const cmp_task *ct, 
     return NULL;
 }
 
+/* A note of task k that other tasks repeat word for word (the model file of
+ * every task, say) is listed once: note_owner returns false for the later
+ * copies, and writes into who the tasks that share it ("every task" when all
+ * of them do). */
+static bool note_owner(const cmp_table *t, size_t k, size_t i, buf *who)
+{
+    const char *note = t->tasks[k].notes[i];
+    for (size_t j = 0; j < k; j++)
+        for (size_t m = 0; m < t->tasks[j].n_notes; m++)
+            if (!strcmp(t->tasks[j].notes[m], note)) return false;
+    size_t n_with = 0;
+    buf list = BUF_INIT;
+    for (size_t j = k; j < t->n_tasks; j++)
+        for (size_t m = 0; m < t->tasks[j].n_notes; m++)
+            if (!strcmp(t->tasks[j].notes[m], note)) {
+                if (n_with++) buf_puts(&list, ", ");
+                buf_puts(&list, t->tasks[j].task);
+                break;
+            }
+    buf_reset(who);
+    buf_puts(who, n_with == t->n_tasks && n_with > 1 ? "every task" : list.data);
+    buf_release(&list);
+    return true;
+}
+
 static int md_ids(buf *out, const char *const *ids, size_t n, size_t total)
 {
     int rc = 0;
@@ -527,15 +552,24 @@ int cmp_render_md(const cmp_table *t, buf *out)
     size_t n_notes = t->n_notes;
     for (size_t k = 0; k < t->n_tasks; k++) n_notes += t->tasks[k].n_notes;
     if (!rc && n_notes) rc = buf_puts(out, "\n**What differs**\n\n");
+    buf who = BUF_INIT;
     for (size_t k = 0; k < t->n_tasks && rc == 0; k++) {
         const cmp_task *ct = &t->tasks[k];
-        size_t shown = ct->n_notes > 12 ? 12 : ct->n_notes;
-        for (size_t i = 0; i < shown && rc == 0; i++)
-            rc = buf_printf(out, "- %s: %s\n", ct->task, ct->notes[i]);
-        if (!rc && ct->n_notes > shown)
+        size_t shown = 0, more = 0;
+        for (size_t i = 0; i < ct->n_notes && rc == 0; i++) {
+            if (!note_owner(t, k, i, &who)) continue;
+            if (shown == 12) {
+                more++;
+                continue;
+            }
+            shown++;
+            rc = buf_printf(out, "- %s: %s\n", who.len ? who.data : ct->task, ct->notes[i]);
+        }
+        if (!rc && more)
             rc = buf_printf(out, "- %s: ... and %zu more (`tally diff` lists them all)\n", ct->task,
-                            ct->n_notes - shown);
+                            more);
     }
+    buf_release(&who);
     for (size_t i = 0; i < t->n_notes && rc == 0; i++) rc = buf_printf(out, "- %s\n", t->notes[i]);
     /* instrument failures */
     bool any_fail = false;
@@ -1006,10 +1040,12 @@ int cmp_render_html_body(const cmp_table *t, buf *out)
     size_t n_notes = t->n_notes;
     for (size_t k = 0; k < t->n_tasks; k++) n_notes += t->tasks[k].n_notes;
     if (!rc && n_notes) rc = buf_puts(out, "<h3>What differs</h3>\n<ul>\n");
+    buf who = BUF_INIT;
     for (size_t k = 0; k < t->n_tasks && rc == 0; k++)
         for (size_t i = 0; i < t->tasks[k].n_notes && rc == 0; i++) {
+            if (!note_owner(t, k, i, &who)) continue;
             rc = buf_puts(out, "<li>");
-            if (!rc) rc = html_escape(out, t->tasks[k].task);
+            if (!rc) rc = html_escape(out, who.len ? who.data : t->tasks[k].task);
             if (!rc) rc = buf_puts(out, ": ");
             if (!rc) rc = html_escape(out, t->tasks[k].notes[i]);
             if (!rc) rc = buf_puts(out, "</li>\n");
@@ -1019,6 +1055,7 @@ int cmp_render_html_body(const cmp_table *t, buf *out)
         if (!rc) rc = html_escape(out, t->notes[i]);
         if (!rc) rc = buf_puts(out, "</li>\n");
     }
+    buf_release(&who);
     if (!rc && n_notes) rc = buf_puts(out, "</ul>\n");
     if (!rc && (t->gated || t->failures_gated)) {
         int v = cmp_verdict(t);

@@ -647,6 +647,53 @@ static void test_compare__manifest_diff(void)
     cJSON_Delete(b);
 }
 
+static void set_model(fake *f, const char *model)
+{
+    cJSON *rj = cJSON_GetObjectItemCaseSensitive(f->manifest, "runner");
+    cJSON_ReplaceItemInObjectCaseSensitive(rj, "model", cJSON_CreateString(model));
+}
+
+/* a difference every task shares (the model file) is listed once, one that
+ * only some tasks have names them */
+static void test_compare__notes_grouped(void)
+{
+    fake a[3], b[3];
+    const char *names[3] = {"t1", "t2", "t3"};
+    for (int k = 0; k < 3; k++) {
+        fake_make(&a[k], names[k], PASS_A, NULL, 0);
+        fake_make(&b[k], names[k], PASS_B, NULL, 0);
+        set_model(&a[k], "base.gguf");
+        set_model(&b[k], "cand.gguf");
+    }
+    cJSON *st = cJSON_GetObjectItemCaseSensitive(b[1].manifest, "settings");
+    cJSON_ReplaceItemInObjectCaseSensitive(st, "shots", cJSON_CreateNumber(5));
+    cJSON_ReplaceItemInObjectCaseSensitive(
+        cJSON_GetObjectItemCaseSensitive(b[2].manifest, "settings"), "shots",
+        cJSON_CreateNumber(5));
+    cmp_task_run ta[3] = {a[0].tr, a[1].tr, a[2].tr}, tb[3] = {b[0].tr, b[1].tr, b[2].tr};
+    cmp_run runs[2] = {{"base", ta, 3}, {"cand", tb, 3}};
+    cmp_settings s;
+    cmp_settings_default(&s);
+    cmp_table t;
+    err e = ERR_INIT;
+    CHECK_INT(cmp_build(&t, runs, 2, &s, &e), 0);
+    buf out = BUF_INIT;
+    CHECK_INT(cmp_render(&t, CMP_FORMAT_MD, &out, &e), 0);
+    const char *m = strstr(out.data, "- every task: runner.model");
+    CHECK_MSG(m != NULL, "%s", out.data);
+    CHECK_MSG(m && strstr(strchr(m, '\n'), "runner.model") == NULL, "%s", out.data);
+    CHECK(strstr(out.data, "- t2, t3: not comparable: settings.shots") != NULL);
+    buf_reset(&out);
+    CHECK_INT(cmp_render(&t, CMP_FORMAT_HTML, &out, &e), 0);
+    CHECK(strstr(out.data, "<li>every task: runner.model") != NULL);
+    buf_release(&out);
+    cmp_release(&t);
+    for (int k = 0; k < 3; k++) {
+        fake_free(&a[k]);
+        fake_free(&b[k]);
+    }
+}
+
 int main(void)
 {
     RUN(test_compare__mcnemar_rows);
@@ -658,5 +705,6 @@ int main(void)
     RUN(test_compare__three_runs_and_missing);
     RUN(test_compare__renderers);
     RUN(test_compare__manifest_diff);
+    RUN(test_compare__notes_grouped);
     return test_report();
 }
