@@ -104,7 +104,7 @@ void cmd_print_overview(FILE *f)
 {
     fprintf(f, "usage: tally <command> [options]\n\ncommands:\n");
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s%s\n", commands[i]->name, commands[i]->summary,
+        fprintf(f, "  %-12s %s%s\n", commands[i]->name, commands[i]->summary,
                 commands[i]->main ? "" : " (not built yet)");
     fprintf(f, "\n'tally help COMMAND' shows a command's options. 'tally --version' prints the "
                "version.\n");
