@@ -44,8 +44,15 @@ static int check_names(const char *const *names, size_t n, err *e)
 static int list_files(const char *dir, const char *const *names, size_t n, bool verify, err *e)
 {
     int bad = 0;
+    int w = 4; /* the file column fits the longest path shown */
+    for (size_t i = 0; catalog_at(i); i++)
+        if (selected(catalog_at(i), names, n))
+            for (size_t j = 0; j < catalog_at(i)->n_files; j++) {
+                int l = (int)strlen(catalog_at(i)->files[j].rel);
+                if (l > w) w = l;
+            }
     printf("data dir: %s\n\n", dir);
-    printf("%-14s %-52s %8s  %s\n", "benchmark", "file", "records", "status");
+    printf("%-14s %-*s %8s  %s\n", "benchmark", w, "file", "records", "status");
     for (size_t i = 0; catalog_at(i); i++) {
         const catalog_bench *b = catalog_at(i);
         if (!selected(b, names, n)) continue;
@@ -57,9 +64,9 @@ static int list_files(const char *dir, const char *const *names, size_t n, bool 
             char rec[32];
             if (st.records >= 0) snprintf(rec, sizeof rec, "%ld", st.records);
             else snprintf(rec, sizeof rec, "%s", st.found ? "-" : "");
-            printf("%-14s %-52s %8s  %s\n", j ? "" : b->name, f->rel, rec, status);
+            printf("%-14s %-*s %8s  %s\n", j ? "" : b->name, w, f->rel, rec, status);
             if (st.found && st.sha_ok && f->records >= 0 && st.records != f->records) {
-                printf("%14s %-52s %8s  expected %ld records\n", "", "", "", f->records);
+                printf("%14s %-*s %8s  expected %ld records\n", "", w, "", "", f->records);
                 bad++;
             }
             if (!st.found || !st.sha_ok) {
