@@ -9,6 +9,7 @@
 #include <utf8proc.h>
 
 #include "common/strmap.h"
+#include "common/utf8.h"
 
 /* ================================================================== */
 /* construction                                                        */
@@ -361,61 +362,15 @@ bool pyval_int_to_double(const pyval *v, double *out)
 
 int32_t pyval_utf8_next(const char *s, size_t n, size_t *adv)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    *adv = 1;
-    if (n == 0) return -1;
-    unsigned c = u[0];
-    if (c < 0x80) return (int32_t)c;
-    size_t len;
-    uint32_t cp, min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return -1;
-    }
-    if (len > n) return -1;
-    for (size_t i = 1; i < len; i++) {
-        if ((u[i] & 0xc0) != 0x80) return -1;
-        cp = (cp << 6) | (u[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff) return -1;
-    *adv = len;
-    return (int32_t)cp;
+    uint32_t cp;
+    size_t len = utf8_decode(s, n, UTF8_SURROGATES, &cp);
+    *adv = len ? len : 1;
+    return len ? (int32_t)cp : -1;
 }
 
 size_t pyval_utf8_put(char *out, uint32_t cp)
 {
-    unsigned char *o = (unsigned char *)out;
-    if (cp < 0x80) {
-        o[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xc0 | (cp >> 6));
-        o[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xe0 | (cp >> 12));
-        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xf0 | (cp >> 18));
-    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3f));
-    return 4;
+    return utf8_encode(out, cp);
 }
 
 bool pyval_cp_printable(int32_t cp)

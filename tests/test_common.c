@@ -1,4 +1,4 @@
-/* test_common.c: err, arena, buf, fileio, json, hash, util. */
+/* test_common.c: err, arena, buf, fileio, json, hash, util, utf8. */
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -6,6 +6,7 @@
 #include "common/hash.h"
 #include "common/json.h"
 #include "common/strmap.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "test.h"
 
@@ -208,6 +209,69 @@ static void test_common__strmap(void)
     strmap_release(&m);
 }
 
+/* One case: the bytes, and the length each policy decodes (0 = rejected). */
+typedef struct utf8_case {
+    const char *s;
+    size_t n;
+    size_t strict, wtf8, unchecked, lenient;
+    uint32_t cp;
+} utf8_case;
+
+static void test_common__utf8(void)
+{
+    static const utf8_case cases[] = {
+        {"A", 1, 1, 1, 1, 1, 0x41},
+        {"\xC3\xA9", 2, 2, 2, 2, 2, 0xE9},
+        {"\xE2\x82\xAC", 3, 3, 3, 3, 3, 0x20AC},
+        {"\xF0\x9F\x98\x80", 4, 4, 4, 4, 4, 0x1F600},
+        {"\xF4\x8F\xBF\xBF", 4, 4, 4, 4, 4, 0x10FFFF},
+        {"\xED\xA0\x80", 3, 0, 3, 3, 3, 0xD800},       /* a surrogate */
+        {"\xE0\x80\x80", 3, 0, 0, 3, 3, 0},            /* overlong */
+        {"\xF4\x90\x80\x80", 4, 0, 0, 4, 4, 0x110000}, /* past U+10FFFF */
+        {"\xC0\x80", 2, 0, 0, 0, 2, 0},                /* lead 0xC0 */
+        {"\xF5\x80\x80\x80", 4, 0, 0, 0, 4, 0x140000}, /* lead 0xF5 */
+        {"\xF8\x80\x80\x80\x80", 5, 0, 0, 0, 0, 0},    /* no 5-byte forms */
+        {"\x80", 1, 0, 0, 0, 0, 0},                    /* a lone continuation */
+        {"\xE2\x82", 2, 0, 0, 0, 0, 0},                /* truncated */
+        {"\xE2\x28\xAC", 3, 0, 0, 0, 0, 0},            /* bad continuation */
+        {"", 0, 0, 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        const utf8_case *c = &cases[i];
+        const unsigned flags[4] = {0, UTF8_SURROGATES, UTF8_SURROGATES | UTF8_UNCHECKED,
+                                   UTF8_LENIENT};
+        const size_t want[4] = {c->strict, c->wtf8, c->unchecked, c->lenient};
+        for (int f = 0; f < 4; f++) {
+            uint32_t cp = 0xDEADBEEF;
+            size_t len = utf8_decode(c->s, c->n, flags[f], &cp);
+            CHECK_INT(len, want[f]);
+            CHECK(len ? cp == c->cp : cp == 0xDEADBEEF);
+        }
+        CHECK(utf8_valid(c->s, c->n) == (c->strict == c->n));
+    }
+    /* every prefix of a valid sequence is rejected, and the decoder stays inside it */
+    const char *euro = "\xE2\x82\xAC";
+    for (size_t n = 1; n < 3; n++) {
+        char *p = malloc(n);
+        memcpy(p, euro, n);
+        uint32_t cp;
+        CHECK_INT(utf8_decode(p, n, UTF8_LENIENT, &cp), 0);
+        CHECK(!utf8_valid(p, n));
+        free(p);
+    }
+    CHECK(utf8_valid("a\0b", 3));
+    /* encode and decode agree on every value below 2^21 */
+    size_t bad = 0;
+    for (uint32_t v = 0; v < 0x200000; v++) {
+        char o[4];
+        uint32_t back = 0;
+        size_t k = utf8_encode(o, v);
+        size_t want = v < 0x80 ? 1 : v < 0x800 ? 2 : v < 0x10000 ? 3 : 4;
+        if (k != want || utf8_decode(o, k, UTF8_LENIENT, &back) != k || back != v) bad++;
+    }
+    CHECK_INT(bad, 0);
+}
+
 int main(void)
 {
     RUN(test_common__strmap);
@@ -218,5 +282,6 @@ int main(void)
     RUN(test_common__json);
     RUN(test_common__hash);
     RUN(test_common__util);
+    RUN(test_common__utf8);
     return test_report();
 }

@@ -25,26 +25,7 @@ uint32_t ustr_prev(const char *s, size_t *i)
 
 size_t ustr_encode(uint32_t c, char out[4])
 {
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xC0 | (c >> 6));
-        out[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | (c >> 12));
-        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (c >> 18));
-    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
+    return utf8_encode(out, c);
 }
 
 int ustr_put(buf *b, uint32_t c)
@@ -56,18 +37,7 @@ int ustr_put(buf *b, uint32_t c)
 
 bool ustr_valid(const char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        if ((unsigned char)s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t before = i;
-        uint32_t c = ustr_next(s, n, &i);
-        /* a genuine U+FFFD in the text is three bytes; a replaced byte is one */
-        if (c == USTR_REPLACEMENT && i - before == 1) return false;
-    }
-    return true;
+    return utf8_valid(s, n);
 }
 
 int ustr_sanitize(buf *out, const char *s, size_t n)
