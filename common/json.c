@@ -154,6 +154,30 @@ int json_get_object(const cJSON *obj, const char *key, const char *where, const 
     return 0;
 }
 
+const cJSON *json_at(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    return b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
+}
+
+const char *json_str_at(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = json_at(o, a, b);
+    return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+int json_int_at(const cJSON *o, const char *a, const char *b, int dflt)
+{
+    const cJSON *x = json_at(o, a, b);
+    return cJSON_IsNumber(x) ? x->valueint : dflt;
+}
+
+double json_num_at(const cJSON *o, const char *a, const char *b, double dflt)
+{
+    const cJSON *x = json_at(o, a, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : dflt;
+}
+
 int json_append_str(buf *out, const char *s, size_t n)
 {
     int rc = buf_putc(out, '"');

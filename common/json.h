@@ -41,6 +41,16 @@ int json_get_object(const cJSON *obj, const char *key, const char *where, const 
 /* Optional string: *out = NULL when absent or null; an error when present with another type. */
 int json_opt_str(const cJSON *obj, const char *key, const char *where, const char **out, err *e);
 
+/* Lenient lookups, for documents tally wrote itself (manifests, results):
+ * o[a], or o[a][b] when b is not NULL; a missing level gives NULL (and so the
+ * fallback), never an error. json_str_at: the string, or NULL when absent or not
+ * a string. json_int_at / json_num_at: the number (cJSON's valueint /
+ * valuedouble), or `dflt` when absent or not a number. */
+const cJSON *json_at(const cJSON *o, const char *a, const char *b);
+const char *json_str_at(const cJSON *o, const char *a, const char *b);
+int json_int_at(const cJSON *o, const char *a, const char *b, int dflt);
+double json_num_at(const cJSON *o, const char *a, const char *b, double dflt);
+
 /* The cJSON type as a word ("string", "number", "array", ...). */
 const char *json_type_name(const cJSON *v);
 

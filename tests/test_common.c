@@ -161,6 +161,29 @@ static void test_common__json(void)
     buf_release(&b);
 }
 
+static void test_common__json_at(void)
+{
+    const char *txt = "{\"s\": \"x\", \"n\": 3.5, \"o\": {\"s\": \"y\", \"i\": 7}, \"l\": [1]}";
+    cJSON *v = cJSON_Parse(txt);
+    CHECK(v != NULL);
+    CHECK_STR(json_str_at(v, "s", NULL), "x");
+    CHECK_STR(json_str_at(v, "o", "s"), "y");
+    CHECK(json_str_at(v, "n", NULL) == NULL);      /* not a string */
+    CHECK(json_str_at(v, "missing", "s") == NULL); /* a missing level */
+    CHECK(json_str_at(v, "l", "s") == NULL);       /* not an object */
+    CHECK(json_str_at(NULL, "s", NULL) == NULL);
+    CHECK_INT(json_int_at(v, "o", "i", -1), 7);
+    CHECK_INT(json_int_at(v, "s", NULL, -1), -1);
+    CHECK_INT(json_int_at(v, "o", "missing", 42), 42);
+    CHECK(json_num_at(v, "n", NULL, 0) == 3.5);
+    CHECK(json_num_at(v, "o", "s", -2) == -2);
+    CHECK(isnan(json_num_at(v, "x", NULL, NAN)));
+    CHECK(json_at(v, "o", "i") ==
+          cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(v, "o"), "i"));
+    CHECK(json_at(v, "o", NULL) == cJSON_GetObjectItemCaseSensitive(v, "o"));
+    cJSON_Delete(v);
+}
+
 static void test_common__hash(void)
 {
     char hex[HASH_HEX_SIZE];
@@ -280,6 +303,7 @@ int main(void)
     RUN(test_common__buf);
     RUN(test_common__fileio);
     RUN(test_common__json);
+    RUN(test_common__json_at);
     RUN(test_common__hash);
     RUN(test_common__util);
     RUN(test_common__utf8);
