@@ -101,15 +101,8 @@ static int cmd_tokenize_main(int argc, char **argv)
         status = cmd_fail("tokenize", &e);
         goto done;
     }
-    if (o.file) {
-        if (file_read_all(o.file, &text, &e) < 0) {
-            status = cmd_fail("tokenize", &e);
-            goto done;
-        }
-    } else {
-        buf_puts(&text, res.pos[0]);
-    }
-    if (tokenize(&o, text.data, text.len, &out, &e) < 0) {
+    if (cmd_read_text(o.file, o.file ? NULL : res.pos[0], &text, &e) < 0 ||
+        tokenize(&o, text.data, text.len, &out, &e) < 0) {
         status = cmd_fail("tokenize", &e);
         goto done;
     }
