@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
 #include "common/utf8.h"
 
 #define MAX_DEPTH 500
@@ -453,74 +454,12 @@ void pyjson_float_repr(double d, char out[32])
     snprintf(o, 12, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
 }
 
+/* Python's json.dumps of a str given as bytes: sequences with lead bytes
+ * 0xC2..0xF4 decode as they stand (surrogates, overlongs and values past
+ * U+10FFFF included); other bytes pass through unescaped. */
 static int dump_string(buf *out, const char *s, size_t n, bool ensure_ascii)
 {
-    int rc = buf_putc(out, '"');
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n && !rc;) {
-        unsigned char c = u[i];
-        const char *esc = NULL;
-        switch (c) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        }
-        if (esc) {
-            rc = buf_puts(out, esc);
-            i++;
-            continue;
-        }
-        if (c < 0x20) {
-            rc = buf_printf(out, "\\u%04x", c);
-            i++;
-            continue;
-        }
-        if (c < 0x80) {
-            /* ensure_ascii escapes everything outside ' '..'~', DEL included */
-            rc = c == 0x7F && ensure_ascii ? buf_puts(out, "\\u007f") : buf_putc(out, (char)c);
-            i++;
-            continue;
-        }
-        /* lead bytes 0xC2..0xF4 and well-formed continuations; overlongs,
-         * surrogates and values past U+10FFFF decode as they stand */
-        uint32_t cp;
-        size_t len = utf8_decode(s + i, n - i, UTF8_SURROGATES | UTF8_UNCHECKED, &cp);
-        if (!len) { /* not UTF-8: pass the byte through */
-            rc = buf_putc(out, (char)c);
-            i++;
-            continue;
-        }
-        bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
-        if (!ensure_ascii && !surrogate) {
-            rc = buf_append(out, u + i, len);
-        } else if (cp >= 0x10000) {
-            unsigned v = cp - 0x10000;
-            rc = buf_printf(out, "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
-        } else {
-            rc = buf_printf(out, "\\u%04x", cp);
-        }
-        i += len;
-    }
-    if (!rc) rc = buf_putc(out, '"');
-    return rc;
+    return json_append_pystr(out, s, n, ensure_ascii, UTF8_SURROGATES | UTF8_UNCHECKED, false);
 }
 
 static int newline(buf *out, int indent, int depth)

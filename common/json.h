@@ -57,6 +57,14 @@ const char *json_type_name(const cJSON *v);
 /* Appends `s` (n bytes, UTF-8) as a JSON string literal with quotes. Non-ASCII
  * bytes pass through; control characters become \uXXXX (\n, \t, ... short forms). */
 int json_append_str(buf *out, const char *s, size_t n);
+/* Appends s[0..n) as Python's json.dumps writes a str, quotes included: the
+ * short escapes, \uXXXX for control characters, and with `ensure_ascii` for
+ * DEL and everything past ASCII (UTF-16 surrogate pairs above U+FFFF); without
+ * it, UTF-8 passes through except encoded surrogates, which are escaped.
+ * Sequences are decoded under `utf8_flags` (utf8.h); a byte that does not
+ * start one becomes \ufffd when `replace_invalid`, else passes through as it is. */
+int json_append_pystr(buf *out, const char *s, size_t n, bool ensure_ascii, unsigned utf8_flags,
+                      bool replace_invalid);
 /* Appends the unformatted JSON of a cJSON value. */
 int json_append_value(buf *out, const cJSON *v);
 /* Appends a double the way JSON readers round-trip it (%.17g trimmed to the shortest exact form). */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "common/json.h"
 #include "common/strmap.h"
 #include "common/utf8.h"
 
@@ -967,70 +968,10 @@ int pyval_str_of(buf *out, const pyval *v)
 /* json.dumps                                                          */
 /* ================================================================== */
 
+/* json.dumps of a str held as WTF-8: surrogates escape, invalid bytes become \ufffd. */
 static int json_str(buf *out, const char *s, size_t n, bool ea)
 {
-    int rc = buf_putc(out, '"');
-    for (size_t i = 0; i < n && !rc;) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        switch (c) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        }
-        if (esc) {
-            rc = buf_puts(out, esc);
-            i++;
-        } else if (c < 0x20 || (ea && c == 0x7f)) {
-            rc = buf_printf(out, "\\u%04x", c);
-            i++;
-        } else if (c < 0x80) {
-            rc = buf_putc(out, (char)c);
-            i++;
-        } else if (!ea) {
-            /* raw UTF-8, except what has no UTF-8 form */
-            size_t adv;
-            int32_t cp = pyval_utf8_next(s + i, n - i, &adv);
-            if (cp < 0)
-                rc = buf_puts(out, "\\ufffd");
-            else if (cp >= 0xd800 && cp <= 0xdfff)
-                rc = buf_printf(out, "\\u%04x", (unsigned)cp);
-            else
-                rc = buf_append(out, s + i, adv);
-            i += adv;
-        } else {
-            size_t adv;
-            int32_t cp = pyval_utf8_next(s + i, n - i, &adv);
-            if (cp < 0) cp = 0xfffd;
-            if (cp >= 0x10000) {
-                uint32_t x = (uint32_t)cp - 0x10000;
-                rc = buf_printf(out, "\\u%04x\\u%04x", 0xd800 + (x >> 10), 0xdc00 + (x & 0x3ff));
-            } else {
-                rc = buf_printf(out, "\\u%04x", (unsigned)cp);
-            }
-            i += adv;
-        }
-    }
-    if (!rc) rc = buf_putc(out, '"');
-    return rc;
+    return json_append_pystr(out, s, n, ea, UTF8_SURROGATES, true);
 }
 
 static int json_float(buf *out, double d, bool strict)

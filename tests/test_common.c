@@ -184,6 +184,46 @@ static void test_common__json_at(void)
     cJSON_Delete(v);
 }
 
+/* json_append_pystr under both policies its callers use. */
+static void pystr_case(const char *in, size_t n, bool ea, bool wtf8, const char *want)
+{
+    buf b = BUF_INIT;
+    unsigned flags = wtf8 ? UTF8_SURROGATES : UTF8_SURROGATES | UTF8_UNCHECKED;
+    CHECK_INT(json_append_pystr(&b, in, n, ea, flags, wtf8), 0);
+    CHECK_MSG(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "%s: got %s", want,
+              b.data);
+    buf_release(&b);
+}
+
+static void test_common__json_pystr(void)
+{
+    pystr_case("a\"\\\n\r\t\b\f\x01\x7f", 10, false, true,
+               "\"a\\\"\\\\\\n\\r\\t\\b\\f\\u0001\x7f\"");
+    pystr_case("\x7f", 1, true, true, "\"\\u007f\"");
+    pystr_case("\xc3\xa9\xf0\x9f\x98\x80", 6, false, true, "\"\xc3\xa9\xf0\x9f\x98\x80\"");
+    pystr_case("\xc3\xa9\xf0\x9f\x98\x80", 6, true, true, "\"\\u00e9\\ud83d\\ude00\"");
+    pystr_case("\xed\xa0\x80", 3, false, true, "\"\\ud800\""); /* a surrogate escapes */
+    pystr_case("\xed\xa0\x80", 3, false, false, "\"\\ud800\"");
+    /* invalid bytes: \ufffd (pyval) or passed through (pyjson) */
+    pystr_case("\xff"
+               "a",
+               2, false, true, "\"\\ufffda\"");
+    pystr_case("\xff"
+               "a",
+               2, true, true, "\"\\ufffda\"");
+    pystr_case("\xff"
+               "a",
+               2, true, false,
+               "\"\xff"
+               "a\"");
+    pystr_case("\xe2\x82", 2, true, false, "\"\xe2\x82\"");
+    pystr_case("\xe2\x82", 2, false, true, "\"\\ufffd\\ufffd\"");
+    /* an overlong decodes only without range checks */
+    pystr_case("\xe0\x80\x80", 3, true, false, "\"\\u0000\"");
+    pystr_case("\xe0\x80\x80", 3, true, true, "\"\\ufffd\\ufffd\\ufffd\"");
+    pystr_case("", 0, true, true, "\"\"");
+}
+
 static void test_common__hash(void)
 {
     char hex[HASH_HEX_SIZE];
@@ -304,6 +344,7 @@ int main(void)
     RUN(test_common__fileio);
     RUN(test_common__json);
     RUN(test_common__json_at);
+    RUN(test_common__json_pystr);
     RUN(test_common__hash);
     RUN(test_common__util);
     RUN(test_common__utf8);
