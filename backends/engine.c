@@ -182,23 +182,7 @@ const engine_stats *engine_get_stats(const engine *en)
 
 int engine_utf8_sanitize(const char *s, size_t len, buf *out)
 {
-    size_t i = 0, run = 0; /* valid bytes not yet copied start at i - run */
-    int rc = 0;
-    uint32_t cp;
-    while (i < len && !rc) {
-        size_t k = s[i] ? utf8_decode(s + i, len - i, 0, &cp) : 0;
-        if (k) {
-            i += k;
-            run += k;
-            continue;
-        }
-        rc = buf_append(out, s + i - run, run);
-        if (!rc) rc = buf_append(out, "\xEF\xBF\xBD", 3);
-        run = 0;
-        i++;
-    }
-    if (!rc) rc = buf_append(out, s + i - run, run);
-    return rc;
+    return utf8_sanitize(out, s, len, true);
 }
 
 /* ==== one sequence ====================================================================== */

@@ -124,7 +124,7 @@ void tok_settings_default(tok_settings *s)
 /* Rewrites text as llama.cpp sees it: lenient decode, undecodable bytes
  * become U+FFFD, then canonical UTF-8 (surrogates and codepoints past
  * U+10FFFF, which PCRE2 cannot match, become U+FFFD too). */
-static int utf8_sanitize(const char *text, size_t len, buf *out)
+static int sanitize_lenient(const char *text, size_t len, buf *out)
 {
     int rc = buf_reserve(out, len + 16);
     for (size_t i = 0; i < len && !rc;) {
@@ -703,7 +703,7 @@ int tok_encode(const tok *t, const char *text, size_t len, unsigned flags, tok_i
     int rc = 0;
     if ((flags & TOK_ADD_SPECIAL) && t->add_bos && (rc = tok_ids_push(ids, t->bos))) goto out;
     if (len && !utf8_valid(text, len)) {
-        if ((rc = utf8_sanitize(text, len, &clean))) goto out;
+        if ((rc = sanitize_lenient(text, len, &clean))) goto out;
         text = clean.data;
         len = clean.len;
     }

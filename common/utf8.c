@@ -39,3 +39,21 @@ bool utf8_valid(const char *s, size_t n)
     }
     return true;
 }
+
+int utf8_sanitize(buf *out, const char *s, size_t n, bool replace_nul)
+{
+    size_t i = 0, run = 0; /* valid bytes not yet copied: s[run..i) */
+    uint32_t cp;
+    while (i < n) {
+        size_t k = s[i] || !replace_nul ? utf8_decode(s + i, n - i, 0, &cp) : 0;
+        if (k) {
+            i += k;
+            continue;
+        }
+        int rc = buf_append(out, s + run, i - run);
+        if (!rc) rc = buf_append(out, "\xEF\xBF\xBD", 3);
+        if (rc) return rc;
+        run = ++i;
+    }
+    return buf_append(out, s + run, n - run);
+}

@@ -1,13 +1,14 @@
 /* utf8.h: the one UTF-8 codec: encode a code point, decode one sequence under
- * a chosen validity policy, check a whole text.
+ * a chosen validity policy, check a whole text or rewrite it as strict UTF-8.
  *
  * The layers differ on purpose in what they accept (llama.cpp's tokenizer
  * reads lead bytes by their bit pattern alone, Python strings hold encoded
  * surrogates, IFEval's str wants strict UTF-8); the flags below name each
  * difference, so that every caller states its policy and the decoding itself
  * is written once. What a caller does with an invalid sequence (replace it
- * with U+FFFD, pass the byte through, reject the text) stays with the caller.
- * Nothing here allocates or reads past the given length.
+ * with U+FFFD, pass the byte through, reject the text) stays with the caller;
+ * utf8_sanitize is the U+FFFD case for a whole text. Nothing here reads past
+ * the given length; only utf8_sanitize allocates (in the caller's buf).
  */
 #ifndef TALLY_COMMON_UTF8_H
 #define TALLY_COMMON_UTF8_H
@@ -15,6 +16,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "buf.h"
 
 /* utf8_decode policy flags; 0 is strict UTF-8 (RFC 3629). */
 enum {
@@ -69,5 +72,10 @@ size_t utf8_encode(char *out, uint32_t cp);
 /* True when s[0..n) is strict UTF-8 (no overlongs, no surrogates, nothing
  * past U+10FFFF); NUL bytes count as valid. */
 bool utf8_valid(const char *s, size_t n);
+
+/* Appends s[0..n) to `out` with every byte that does not start a strict UTF-8
+ * sequence replaced by U+FFFD (one per byte), and every NUL too when
+ * `replace_nul`. 0 or a buf error (ERR_NOMEM, ERR_LIMIT). */
+int utf8_sanitize(buf *out, const char *s, size_t n, bool replace_nul);
 
 #endif

@@ -333,6 +333,21 @@ static void test_common__utf8(void)
         if (k != want || utf8_decode(o, k, UTF8_LENIENT, &back) != k || back != v) bad++;
     }
     CHECK_INT(bad, 0);
+    /* sanitize: one U+FFFD per bad byte, NUL replaced only when asked */
+    static const char in[] = "a\xff\xe2\x82"
+                             "b\0\xef\xbf\xbd";
+    static const char want[] = "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                               "b\0\xef\xbf\xbd";
+    buf b = BUF_INIT;
+    CHECK_INT(utf8_sanitize(&b, in, sizeof in - 1, false), 0);
+    CHECK(b.len == sizeof want - 1 && memcmp(b.data, want, b.len) == 0);
+    b.len = 0;
+    CHECK_INT(utf8_sanitize(&b, "a\0b", 3, true), 0);
+    CHECK(b.len == 5 && memcmp(b.data,
+                               "a\xef\xbf\xbd"
+                               "b",
+                               5) == 0);
+    buf_release(&b);
 }
 
 int main(void)

@@ -42,22 +42,7 @@ bool ustr_valid(const char *s, size_t n)
 
 int ustr_sanitize(buf *out, const char *s, size_t n)
 {
-    size_t i = 0, run = 0;
-    int rc;
-    while (i < n) {
-        if ((unsigned char)s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t before = i;
-        uint32_t c = ustr_next(s, n, &i);
-        if (c == USTR_REPLACEMENT && i - before == 1) {
-            if ((rc = buf_append(out, s + run, before - run)) < 0) return rc;
-            if ((rc = ustr_put(out, USTR_REPLACEMENT)) < 0) return rc;
-            run = i;
-        }
-    }
-    return buf_append(out, s + run, n - run);
+    return utf8_sanitize(out, s, n, false);
 }
 
 /* ------------------------------------------------------------ properties */
