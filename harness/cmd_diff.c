@@ -72,6 +72,11 @@ static int idlist_add(idlist *l, const char *id)
 
 /* ---- prompts and answers ---- */
 
+static const char *doc_str(const cJSON *d, const char *k)
+{
+    return json_str_at(d, k, NULL);
+}
+
 /* Per shared (item, sample 0): prompt sha, text and token ids; the answers. */
 static int diff_samples(cJSON *out, const sample_store *sa, const sample_store *sb, size_t max_ids,
                         size_t *n_shared_out, err *e)
@@ -86,18 +91,17 @@ static int diff_samples(cJSON *out, const sample_store *sa, const sample_store *
         const cJSON *da = sa->docs[i];
         if (!da) continue;
         const cJSON *sm = cJSON_GetObjectItemCaseSensitive(da, "sample");
-        const char *id = json_str_at(da, "id", NULL);
+        const char *id = doc_str(da, "id");
         if (!id || !cJSON_IsNumber(sm) || sm->valueint != 0) continue;
         const cJSON *db = samples_get(sb, id, 0);
         if (!db) continue;
         if ((rc = idlist_add(&shared, id)) < 0) break;
-        const char *ha = json_str_at(da, "prompt_sha256", NULL),
-                   *hb = json_str_at(db, "prompt_sha256", NULL);
+        const char *ha = doc_str(da, "prompt_sha256"), *hb = doc_str(db, "prompt_sha256");
         if (ha && hb) {
             with_sha++;
             if (strcmp(ha, hb) != 0) rc = idlist_add(&sha, id);
         }
-        const char *pa = json_str_at(da, "prompt", NULL), *pb = json_str_at(db, "prompt", NULL);
+        const char *pa = doc_str(da, "prompt"), *pb = doc_str(db, "prompt");
         if (pa && pb && rc == 0) {
             with_text++;
             if (strcmp(pa, pb) != 0) {
@@ -130,7 +134,7 @@ static int diff_samples(cJSON *out, const sample_store *sa, const sample_store *
                 }
             }
         }
-        const char *ca = json_str_at(da, "completion", NULL), *cb = json_str_at(db, "completion", NULL);
+        const char *ca = doc_str(da, "completion"), *cb = doc_str(db, "completion");
         const cJSON *ka = cJSON_GetObjectItemCaseSensitive(da, "tool_calls");
         const cJSON *kb = cJSON_GetObjectItemCaseSensitive(db, "tool_calls");
         bool same = (ca && cb ? strcmp(ca, cb) == 0 : ca == cb) &&
@@ -380,8 +384,13 @@ out:
 /* A string field of the diff document, "" when absent (it is printed and compared). */
 static const char *js(const cJSON *o, const char *k)
 {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(x) ? x->valuestring : "";
+    const char *s = json_str_at(o, k, NULL);
+    return s ? s : "";
+}
+
+static double jnum(const cJSON *o, const char *k)
+{
+    return json_num_at(o, k, NULL, NAN);
 }
 
 static void md_ids(buf *b, const cJSON *ids, double total)
@@ -459,28 +468,27 @@ static void render_md(buf *b, const cJSON *doc)
         }
         const cJSON *p = cJSON_GetObjectItemCaseSensitive(t, "prompts");
         if (p) {
-            double shared = json_num_at(p, "shared_items", NULL, NAN);
+            double shared = jnum(p, "shared_items");
             buf_printf(b, "\nPrompts, over %.0f shared item%s:\n\n", shared,
                        shared == 1 ? "" : "s");
-            if (json_num_at(p, "with_sha256", NULL, NAN) > 0) {
-                buf_printf(b, "- prompt sha256 differs on %.0f of %.0f",
-                           json_num_at(p, "sha256_differ", NULL, NAN),
-                           json_num_at(p, "with_sha256", NULL, NAN));
-                if (json_num_at(p, "sha256_differ", NULL, NAN) > 0) {
+            if (jnum(p, "with_sha256") > 0) {
+                buf_printf(b, "- prompt sha256 differs on %.0f of %.0f", jnum(p, "sha256_differ"),
+                           jnum(p, "with_sha256"));
+                if (jnum(p, "sha256_differ") > 0) {
                     buf_puts(b, ": ");
                     md_ids(b, cJSON_GetObjectItemCaseSensitive(p, "sha256_differ_ids"),
-                           json_num_at(p, "sha256_differ", NULL, NAN));
+                           jnum(p, "sha256_differ"));
                 }
                 buf_puts(b, "\n");
             } else {
                 buf_puts(b, "- prompt sha256: not recorded\n");
             }
-            if (json_num_at(p, "with_text", NULL, NAN) > 0) {
+            if (jnum(p, "with_text") > 0) {
                 buf_printf(b, "- rendered prompt text differs on %.0f of %.0f",
-                           json_num_at(p, "text_differ", NULL, NAN), json_num_at(p, "with_text", NULL, NAN));
+                           jnum(p, "text_differ"), jnum(p, "with_text"));
                 const cJSON *fd = cJSON_GetObjectItemCaseSensitive(p, "first_text_difference");
                 if (fd) {
-                    buf_printf(b, "; first at byte %.0f of `%s`: A `", json_num_at(fd, "byte", NULL, NAN),
+                    buf_printf(b, "; first at byte %.0f of `%s`: A `", jnum(fd, "byte"),
                                js(fd, "id"));
                     md_cell(b, js(fd, "a"));
                     buf_puts(b, "` B `");
@@ -493,21 +501,21 @@ static void render_md(buf *b, const cJSON *doc)
                     b,
                     "- rendered prompt text: not recorded (only the native engine records it)\n");
             }
-            if (json_num_at(p, "with_token_ids", NULL, NAN) > 0) {
+            if (jnum(p, "with_token_ids") > 0) {
                 buf_printf(b, "- prompt token ids differ on %.0f of %.0f",
-                           json_num_at(p, "token_ids_differ", NULL, NAN), json_num_at(p, "with_token_ids", NULL, NAN));
+                           jnum(p, "token_ids_differ"), jnum(p, "with_token_ids"));
                 const cJSON *fd = cJSON_GetObjectItemCaseSensitive(p, "first_token_difference");
                 if (fd)
-                    buf_printf(b, "; first at token %.0f of `%s`", json_num_at(fd, "index", NULL, NAN), js(fd, "id"));
+                    buf_printf(b, "; first at token %.0f of `%s`", jnum(fd, "index"), js(fd, "id"));
                 buf_puts(b, "\n");
             } else {
                 buf_puts(b, "- prompt token ids: not recorded\n");
             }
             const cJSON *an = cJSON_GetObjectItemCaseSensitive(t, "answers");
-            buf_printf(b, "- answers differ on %.0f of %.0f", json_num_at(an, "differ", NULL, NAN), shared);
-            if (json_num_at(an, "differ", NULL, NAN) > 0) {
+            buf_printf(b, "- answers differ on %.0f of %.0f", jnum(an, "differ"), shared);
+            if (jnum(an, "differ") > 0) {
                 buf_puts(b, ": ");
-                md_ids(b, cJSON_GetObjectItemCaseSensitive(an, "differ_ids"), json_num_at(an, "differ", NULL, NAN));
+                md_ids(b, cJSON_GetObjectItemCaseSensitive(an, "differ_ids"), jnum(an, "differ"));
             }
             buf_puts(b, "\n");
         }
@@ -516,18 +524,16 @@ static void render_md(buf *b, const cJSON *doc)
             buf_printf(b,
                        "\nVerdicts (stored scores, `%s`): both correct %.0f, only %s %.0f, only "
                        "%s %.0f, neither %.0f.\n",
-                       js(oc, "metric"), json_num_at(oc, "both", NULL, NAN), la,
-                       json_num_at(oc, "only_a", NULL, NAN), lb,
-                       json_num_at(oc, "only_b", NULL, NAN), json_num_at(oc, "neither", NULL, NAN));
-            if (json_num_at(oc, "only_a", NULL, NAN) > 0) {
+                       js(oc, "metric"), jnum(oc, "both"), la, jnum(oc, "only_a"), lb,
+                       jnum(oc, "only_b"), jnum(oc, "neither"));
+            if (jnum(oc, "only_a") > 0) {
                 buf_printf(b, "Only %s: ", la);
-                md_ids(b, cJSON_GetObjectItemCaseSensitive(oc, "only_a_ids"),
-                       json_num_at(oc, "only_a", NULL, NAN));
+                md_ids(b, cJSON_GetObjectItemCaseSensitive(oc, "only_a_ids"), jnum(oc, "only_a"));
                 buf_puts(b, "\n");
             }
-            if (json_num_at(oc, "only_b", NULL, NAN) > 0) {
-                buf_printf(b, "%sOnly %s: ", json_num_at(oc, "only_a", NULL, NAN) > 0 ? "\n" : "", lb);
-                md_ids(b, cJSON_GetObjectItemCaseSensitive(oc, "only_b_ids"), json_num_at(oc, "only_b", NULL, NAN));
+            if (jnum(oc, "only_b") > 0) {
+                buf_printf(b, "%sOnly %s: ", jnum(oc, "only_a") > 0 ? "\n" : "", lb);
+                md_ids(b, cJSON_GetObjectItemCaseSensitive(oc, "only_b_ids"), jnum(oc, "only_b"));
                 buf_puts(b, "\n");
             }
         }
@@ -536,7 +542,7 @@ static void render_md(buf *b, const cJSON *doc)
             buf_printf(b,
                        "\nThe score gap split, re-scoring both runs' answers with both runs' "
                        "scoring settings over %.0f shared items (%%):\n\n",
-                       json_num_at(r, "items", NULL, NAN));
+                       jnum(r, "items"));
             buf_printf(b,
                        "| metric | %s's answers, %s's grading | %s's answers, %s's grading | %s's "
                        "answers, %s's grading | %s's answers, %s's grading | gap | answers changed "
@@ -545,13 +551,10 @@ static void render_md(buf *b, const cJSON *doc)
             const cJSON *row;
             cJSON_ArrayForEach(row, cJSON_GetObjectItemCaseSensitive(r, "metrics")) buf_printf(
                 b, "| %s | %.2f | %.2f | %.2f | %.2f | %+.2f | %+.2f | %+.2f |\n",
-                js(row, "metric"), 100 * json_num_at(row, "a_answers_a_grading", NULL, NAN),
-                100 * json_num_at(row, "a_answers_b_grading", NULL, NAN),
-                100 * json_num_at(row, "b_answers_a_grading", NULL, NAN),
-                100 * json_num_at(row, "b_answers_b_grading", NULL, NAN),
-                100 * json_num_at(row, "gap", NULL, NAN),
-                100 * json_num_at(row, "answers_changed", NULL, NAN),
-                100 * json_num_at(row, "grading_changed", NULL, NAN));
+                js(row, "metric"), 100 * jnum(row, "a_answers_a_grading"),
+                100 * jnum(row, "a_answers_b_grading"), 100 * jnum(row, "b_answers_a_grading"),
+                100 * jnum(row, "b_answers_b_grading"), 100 * jnum(row, "gap"),
+                100 * jnum(row, "answers_changed"), 100 * jnum(row, "grading_changed"));
             buf_printf(b,
                        "\ngap = answers changed (%s's answers against %s's, both graded as %s) + "
                        "grading changed (%s's answers graded as %s rather than as %s).%s\n",
@@ -563,15 +566,13 @@ static void render_md(buf *b, const cJSON *doc)
             const cJSON *first =
                 cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r, "metrics"), 0);
             if (st && first && strcmp(js(st, "metric"), js(first, "metric")) == 0 &&
-                (fabs(json_num_at(st, "a", NULL, NAN) -
-                      json_num_at(first, "a_answers_a_grading", NULL, NAN)) > 1e-9 ||
-                 fabs(json_num_at(st, "b", NULL, NAN) -
-                      json_num_at(first, "b_answers_b_grading", NULL, NAN)) > 1e-9))
+                (fabs(jnum(st, "a") - jnum(first, "a_answers_a_grading")) > 1e-9 ||
+                 fabs(jnum(st, "b") - jnum(first, "b_answers_b_grading")) > 1e-9))
                 buf_printf(b,
                            "\nNote: the stored results (%s %.2f, %s %.2f) differ from today's "
                            "re-scoring: the scorer or the item selection changed since the runs "
                            "were scored (compare `tally_version`).\n",
-                           la, 100 * json_num_at(st, "a", NULL, NAN), lb, 100 * json_num_at(st, "b", NULL, NAN));
+                           la, 100 * jnum(st, "a"), lb, 100 * jnum(st, "b"));
         } else if (*js(t, "rescore_skipped")) {
             buf_printf(b, "\nNo re-scoring: %s.\n", js(t, "rescore_skipped"));
         }
