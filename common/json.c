@@ -257,7 +257,7 @@ int json_append_pystr(buf *out, const char *s, size_t n, bool ensure_ascii, unsi
             i++;
             continue;
         }
-        uint32_t cp;
+        uint32_t cp = 0;
         size_t len = utf8_decode(s + i, n - i, utf8_flags, &cp);
         if (!len) {
             if (!replace_invalid) {

@@ -64,6 +64,29 @@ static inline size_t utf8_decode(const char *s, size_t n, unsigned flags, uint32
     return len;
 }
 
+/* Decodes the sequence that ends right before s[n] (n > 0): steps back over at
+ * most three continuation bytes and decodes forward from there under `flags`.
+ * Returns its length when one sequence ends exactly at n; else 0, leaving *cp
+ * alone (the caller then takes s[n - 1] as a byte of its own). */
+static inline size_t utf8_decode_last(const char *s, size_t n, unsigned flags, uint32_t *cp)
+{
+    size_t start = n - 1;
+    while (start > 0 && n - start < 4 && ((unsigned char)s[start] & 0xC0) == 0x80) start--;
+    uint32_t c = 0;
+    if (utf8_decode(s + start, n - start, flags, &c) != n - start) return 0;
+    *cp = c;
+    return n - start;
+}
+
+/* Python's str.isspace() for one code point (the P-ws set: bidi classes WS,
+ * B, S and category Zs), which is also what str.strip() and split() remove. */
+static inline bool utf8_is_pyspace(uint32_t cp)
+{
+    if (cp < 0x80) return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20);
+    return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+           cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
 /* Encodes cp into out[0..4) and returns the byte count. Every value below
  * 2^21 gets the form its size asks for, surrogates included; callers that
  * need Unicode scalar values check before. */

@@ -363,7 +363,7 @@ bool pyval_int_to_double(const pyval *v, double *out)
 
 int32_t pyval_utf8_next(const char *s, size_t n, size_t *adv)
 {
-    uint32_t cp;
+    uint32_t cp = 0;
     size_t len = utf8_decode(s, n, UTF8_SURROGATES, &cp);
     *adv = len ? len : 1;
     return len ? (int32_t)cp : -1;
@@ -397,9 +397,22 @@ bool pyval_cp_printable(int32_t cp)
 
 bool pyval_cp_space(int32_t cp)
 {
-    return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 ||
-           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
-           cp == 0x202f || cp == 0x205f || cp == 0x3000;
+    return cp >= 0 && utf8_is_pyspace((uint32_t)cp);
+}
+
+void pyval_strip(const char **s, size_t *n)
+{
+    const char *p = *s;
+    size_t len = *n, k;
+    uint32_t cp = 0;
+    while (len && (k = utf8_decode(p, len, UTF8_SURROGATES, &cp)) && utf8_is_pyspace(cp)) {
+        p += k;
+        len -= k;
+    }
+    while (len && (k = utf8_decode_last(p, len, UTF8_SURROGATES, &cp)) && utf8_is_pyspace(cp))
+        len -= k;
+    *s = p;
+    *n = len;
 }
 
 /* ================================================================== */

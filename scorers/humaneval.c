@@ -14,6 +14,7 @@
 #include "common/hash.h"
 #include "common/json.h"
 #include "common/strmap.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "metric.h"
 #include "sandbox_runner.h"
@@ -91,26 +92,18 @@ static size_t utf8_at(const unsigned char *s, size_t n, uint32_t *cp)
     return len;
 }
 
-/* Python's str.isspace() (SCORING.md 0.2). */
-static bool py_space(uint32_t c)
-{
-    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
-           c == 0x202f || c == 0x205f || c == 0x3000;
-}
-
 char *humaneval_py_strip(arena *a, const char *s)
 {
     const unsigned char *u = (const unsigned char *)s;
     size_t n = strlen(s), b = 0, e = n;
     uint32_t cp;
     size_t l;
-    while (b < n && (l = utf8_at(u + b, n - b, &cp)) && py_space(cp)) b += l;
+    while (b < n && (l = utf8_at(u + b, n - b, &cp)) && utf8_is_pyspace(cp)) b += l;
     while (e > b) {
         size_t st = e - 1;
         while (st > b && (u[st] & 0xc0) == 0x80 && e - st < 4) st--;
         l = utf8_at(u + st, e - st, &cp);
-        if (st + l != e || !py_space(cp)) break;
+        if (st + l != e || !utf8_is_pyspace(cp)) break;
         e = st;
     }
     return arena_strndup(a, s + b, e - b);

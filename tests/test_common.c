@@ -333,6 +333,23 @@ static void test_common__utf8(void)
         if (k != want || utf8_decode(o, k, UTF8_LENIENT, &back) != k || back != v) bad++;
     }
     CHECK_INT(bad, 0);
+    /* the sequence before a position: whole, or 0 for a stray byte */
+    uint32_t last = 0;
+    CHECK_INT(utf8_decode_last("a\xe2\x82\xac", 4, 0, &last), 3);
+    CHECK(last == 0x20AC);
+    CHECK_INT(utf8_decode_last("a\xe2\x82\xac", 1, 0, &last), 1);
+    CHECK(last == 'a');
+    CHECK_INT(utf8_decode_last("\xe2\x82\xac\x80", 4, 0, &last), 0); /* four continuations */
+    CHECK_INT(utf8_decode_last("\xe2\x82", 2, 0, &last), 0);         /* truncated */
+    CHECK_INT(utf8_decode_last("\xed\xa0\x80", 3, 0, &last), 0);
+    CHECK_INT(utf8_decode_last("\xed\xa0\x80", 3, UTF8_SURROGATES, &last), 3);
+    CHECK(last == 0xD800);
+    /* Python's whitespace */
+    size_t n_space = 0;
+    for (uint32_t c = 0; c < 0x110000; c++) n_space += utf8_is_pyspace(c);
+    CHECK_INT(n_space, 29);
+    CHECK(utf8_is_pyspace(0x1C) && utf8_is_pyspace(0x85) && utf8_is_pyspace(0x3000));
+    CHECK(!utf8_is_pyspace(0x200B) && !utf8_is_pyspace(0xFEFF) && !utf8_is_pyspace(0x180E));
     /* sanitize: one U+FFFD per bad byte, NUL replaced only when asked */
     static const char in[] = "a\xff\xe2\x82"
                              "b\0\xef\xbf\xbd";

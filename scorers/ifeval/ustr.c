@@ -8,18 +8,14 @@
 
 uint32_t ustr_prev(const char *s, size_t *i)
 {
-    size_t j = *i;
-    size_t start = j - 1;
-    /* step back over at most three continuation bytes */
-    while (start > 0 && j - start < 4 && ((unsigned char)s[start] & 0xC0) == 0x80) start--;
-    size_t k = start;
-    uint32_t c = ustr_next(s, j, &k);
-    if (k != j) {
-        /* not one well-formed sequence ending at j: treat the last byte alone */
-        *i = j - 1;
+    uint32_t c = 0;
+    size_t len = utf8_decode_last(s, *i, 0, &c);
+    if (!len) {
+        /* not one well-formed sequence ending at *i: the last byte alone */
+        *i -= 1;
         return USTR_REPLACEMENT;
     }
-    *i = start;
+    *i -= len;
     return c;
 }
 
@@ -49,20 +45,7 @@ int ustr_sanitize(buf *out, const char *s, size_t n)
 
 bool ustr_isspace(uint32_t c)
 {
-    if (c < 0x80) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
-    switch (c) {
-    case 0x85:
-    case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
-        return true;
-    default:
-        return c >= 0x2000 && c <= 0x200A;
-    }
+    return utf8_is_pyspace(c);
 }
 
 bool ustr_isalnum(uint32_t c)

@@ -37,7 +37,7 @@
  * U+FFFD for its first byte alone. */
 static inline uint32_t ustr_next(const char *s, size_t n, size_t *i)
 {
-    uint32_t c;
+    uint32_t c = 0;
     size_t len = utf8_decode(s + *i, n - *i, 0, &c);
     if (!len) {
         *i += 1;
