@@ -73,23 +73,16 @@ char *humaneval_program(arena *a, const char *prompt, const char *completion, co
     return arena_printf(a, "%s%s\n%s\ncheck(%s)", prompt, completion, test, entry_point);
 }
 
-/* Decodes the code point at s (UTF-8); returns its length, 0 at the end. */
+/* Decodes the code point at s (UTF-8, leniently: lead bytes by their pattern);
+ * a byte that starts no sequence stands for itself, as in Latin-1. Returns
+ * its length, 0 at the end. */
 static size_t utf8_at(const unsigned char *s, size_t n, uint32_t *cp)
 {
     if (!n) return 0;
-    unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    if (len > n) len = 1;
-    uint32_t v = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *cp = c;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    *cp = v;
-    return len;
+    size_t len = utf8_decode((const char *)s, n, UTF8_LENIENT, cp);
+    if (len) return len;
+    *cp = s[0];
+    return 1;
 }
 
 char *humaneval_py_strip(arena *a, const char *s)
