@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "backends/pyjson.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 /* ---- families ---- */
@@ -544,14 +545,6 @@ int chat_render(enum chat_family f, const chat_msg *msgs, size_t n, const chat_o
 
 /* ---- tool-call parsers ---- */
 
-/* Python's str.isspace for one codepoint. */
-static bool py_space(unsigned cp)
-{
-    return (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x20) || cp == 0x85 || cp == 0xA0 ||
-           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
-           cp == 0x202F || cp == 0x205F || cp == 0x3000;
-}
-
 /* Length of the UTF-8 sequence at s (1 for a stray byte) and its codepoint. */
 static size_t cp_at(const unsigned char *s, size_t n, unsigned *cp)
 {
@@ -583,7 +576,7 @@ static void py_strip(const char **s, size_t *n, bool left, bool right)
     while (i < *n) {
         unsigned cp;
         size_t l = cp_at(u + i, *n - i, &cp);
-        if (!py_space(cp)) {
+        if (!utf8_is_pyspace(cp)) {
             if (leading) b = i;
             leading = false;
             last_end = i + l;

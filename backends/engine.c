@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/utf8.h"
 #include "common/util.h"
 
 typedef struct slot {
@@ -179,48 +180,9 @@ const engine_stats *engine_get_stats(const engine *en)
 
 /* ==== UTF-8 ============================================================================= */
 
-/* Length of the valid UTF-8 sequence at s[0..n), 0 when it is not one. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-    unsigned c = s[0];
-    size_t len = c < 0x80                   ? 1
-                 : (c >= 0xC2 && c <= 0xDF) ? 2
-                 : (c >= 0xE0 && c <= 0xEF) ? 3
-                 : (c >= 0xF0 && c <= 0xF4) ? 4
-                                            : 0;
-    if (!len || len > n) return 0;
-    for (size_t k = 1; k < len; k++)
-        if ((s[k] & 0xC0) != 0x80) return 0;
-    if (len == 3) {
-        unsigned cp = ((c & 0x0F) << 12) | ((s[1] & 0x3F) << 6) | (s[2] & 0x3F);
-        if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-    } else if (len == 4) {
-        unsigned cp =
-            ((c & 0x07) << 18) | ((s[1] & 0x3F) << 12) | ((s[2] & 0x3F) << 6) | (s[3] & 0x3F);
-        if (cp < 0x10000 || cp > 0x10FFFF) return 0;
-    }
-    return len;
-}
-
 int engine_utf8_sanitize(const char *s, size_t len, buf *out)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    size_t i = 0, run = 0; /* valid bytes not yet copied start at i - run */
-    int rc = 0;
-    while (i < len && !rc) {
-        size_t k = u[i] ? utf8_seq(u + i, len - i) : 0;
-        if (k) {
-            i += k;
-            run += k;
-            continue;
-        }
-        rc = buf_append(out, s + i - run, run);
-        if (!rc) rc = buf_append(out, "\xEF\xBF\xBD", 3);
-        run = 0;
-        i++;
-    }
-    if (!rc) rc = buf_append(out, s + i - run, run);
-    return rc;
+    return utf8_sanitize(out, s, len, true);
 }
 
 /* ==== one sequence ====================================================================== */

@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
+#include "common/utf8.h"
+
 #define MAX_DEPTH 500
 
 /* ---- reading ---- */
@@ -74,31 +77,6 @@ static bool parse_hex4(const char *p, size_t avail, unsigned *out)
     return true;
 }
 
-/* Encodes a codepoint (surrogates included, as Python strings may hold them). */
-static size_t put_cp(char *o, unsigned cp)
-{
-    if (cp < 0x80) {
-        o[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (char)(0xC0 | (cp >> 6));
-        o[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (char)(0xE0 | (cp >> 12));
-        o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    o[0] = (char)(0xF0 | (cp >> 18));
-    o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
 /* Reads a string literal (r->pos at the opening quote) into arena memory. */
 static int read_string(reader *r, const char **out, size_t *out_len)
 {
@@ -160,7 +138,7 @@ static int read_string(reader *r, const char **out, size_t *out_len)
                 cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
                 r->pos += 6;
             }
-            n += put_cp(o + n, cp);
+            n += utf8_encode(o + n, cp);
             break;
         }
         default:
@@ -476,97 +454,12 @@ void pyjson_float_repr(double d, char out[32])
     snprintf(o, 12, "e%c%02d", exp10 < 0 ? '-' : '+', exp10 < 0 ? -exp10 : exp10);
 }
 
-/* Decodes one (possibly surrogate) UTF-8 sequence; 0 when invalid. */
-static size_t take_cp(const unsigned char *s, size_t n, unsigned *cp)
-{
-    unsigned c = s[0];
-    size_t len;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, *cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, *cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, *cp = c & 0x07;
-    else
-        return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    return len;
-}
-
+/* Python's json.dumps of a str given as bytes: sequences with lead bytes
+ * 0xC2..0xF4 decode as they stand (surrogates, overlongs and values past
+ * U+10FFFF included); other bytes pass through unescaped. */
 static int dump_string(buf *out, const char *s, size_t n, bool ensure_ascii)
 {
-    int rc = buf_putc(out, '"');
-    const unsigned char *u = (const unsigned char *)s;
-    for (size_t i = 0; i < n && !rc;) {
-        unsigned char c = u[i];
-        const char *esc = NULL;
-        switch (c) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        }
-        if (esc) {
-            rc = buf_puts(out, esc);
-            i++;
-            continue;
-        }
-        if (c < 0x20) {
-            rc = buf_printf(out, "\\u%04x", c);
-            i++;
-            continue;
-        }
-        if (c < 0x80) {
-            /* ensure_ascii escapes everything outside ' '..'~', DEL included */
-            rc = c == 0x7F && ensure_ascii ? buf_puts(out, "\\u007f") : buf_putc(out, (char)c);
-            i++;
-            continue;
-        }
-        unsigned cp;
-        size_t len = take_cp(u + i, n - i, &cp);
-        if (!len) { /* not UTF-8: pass the byte through */
-            rc = buf_putc(out, (char)c);
-            i++;
-            continue;
-        }
-        bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
-        if (!ensure_ascii && !surrogate) {
-            rc = buf_append(out, u + i, len);
-        } else if (cp >= 0x10000) {
-            unsigned v = cp - 0x10000;
-            rc = buf_printf(out, "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
-        } else {
-            rc = buf_printf(out, "\\u%04x", cp);
-        }
-        i += len;
-    }
-    if (!rc) rc = buf_putc(out, '"');
-    return rc;
+    return json_append_pystr(out, s, n, ensure_ascii, UTF8_SURROGATES | UTF8_UNCHECKED, false);
 }
 
 static int newline(buf *out, int indent, int depth)

@@ -10,6 +10,7 @@
 
 #include "common/arena.h"
 #include "common/strmap.h"
+#include "common/utf8.h"
 
 /* ---- pre-tokenizers ---- */
 
@@ -120,95 +121,22 @@ void tok_settings_default(tok_settings *s)
 
 /* ---- UTF-8 ---- */
 
-static size_t utf8_put(char *out, uint32_t cp)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xC0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3F));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        out[0] = (char)(0xE0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (cp & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (cp & 0x3F));
-    return 4;
-}
-
-/* Decodes one sequence the way llama.cpp does: by the lead byte's pattern,
- * with continuation bytes checked but no overlong or range checks. Returns
- * the length, or 0 when the bytes at s do not form a sequence. */
-static size_t utf8_lenient(const unsigned char *s, size_t n, uint32_t *cp)
-{
-    unsigned c = s[0];
-    size_t len;
-    if (!(c & 0x80)) {
-        *cp = c;
-        return 1;
-    }
-    if (!(c & 0x40)) return 0; /* a continuation byte */
-    if (!(c & 0x20))
-        len = 2, *cp = c & 0x1F;
-    else if (!(c & 0x10))
-        len = 3, *cp = c & 0x0F;
-    else if (!(c & 0x08))
-        len = 4, *cp = c & 0x07;
-    else
-        return 0;
-    if (len > n) return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        *cp = (*cp << 6) | (s[i] & 0x3F);
-    }
-    return len;
-}
-
-/* Strict validity, as PCRE2 checks it. */
-static bool utf8_valid(const unsigned char *s, size_t n)
-{
-    size_t i = 0;
-    while (i < n) {
-        if (s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        uint32_t cp;
-        size_t len = utf8_lenient(s + i, n - i, &cp);
-        if (!len) return false;
-        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
-            return false;
-        if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return false;
-        i += len;
-    }
-    return true;
-}
-
 /* Rewrites text as llama.cpp sees it: lenient decode, undecodable bytes
  * become U+FFFD, then canonical UTF-8 (surrogates and codepoints past
  * U+10FFFF, which PCRE2 cannot match, become U+FFFD too). */
-static int utf8_sanitize(const char *text, size_t len, buf *out)
+static int sanitize_lenient(const char *text, size_t len, buf *out)
 {
-    const unsigned char *s = (const unsigned char *)text;
     int rc = buf_reserve(out, len + 16);
     for (size_t i = 0; i < len && !rc;) {
         uint32_t cp;
-        size_t n = utf8_lenient(s + i, len - i, &cp);
+        size_t n = utf8_decode(text + i, len - i, UTF8_LENIENT, &cp);
         if (!n) {
             cp = 0xFFFD;
             n = 1;
         }
         if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) cp = 0xFFFD;
         char tmp[4];
-        rc = buf_append(out, tmp, utf8_put(tmp, cp));
+        rc = buf_append(out, tmp, utf8_encode(tmp, cp));
         i += n;
     }
     return rc;
@@ -225,7 +153,7 @@ static void build_byte_table(tok *t)
     for (int b = 0; b < 256; b++) {
         bool self = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
         uint32_t cp = self ? (uint32_t)b : (uint32_t)(256 + extra++);
-        t->b2u_len[b] = (uint8_t)utf8_put(t->b2u[b], cp);
+        t->b2u_len[b] = (uint8_t)utf8_encode(t->b2u[b], cp);
         t->u2b[cp] = (int16_t)b;
     }
 }
@@ -774,8 +702,8 @@ int tok_encode(const tok *t, const char *text, size_t len, unsigned flags, tok_i
     s.mapped = (buf)BUF_INIT;
     int rc = 0;
     if ((flags & TOK_ADD_SPECIAL) && t->add_bos && (rc = tok_ids_push(ids, t->bos))) goto out;
-    if (len && !utf8_valid((const unsigned char *)text, len)) {
-        if ((rc = utf8_sanitize(text, len, &clean))) goto out;
+    if (len && !utf8_valid(text, len)) {
+        if ((rc = sanitize_lenient(text, len, &clean))) goto out;
         text = clean.data;
         len = clean.len;
     }
@@ -825,7 +753,7 @@ int tok_piece(const tok *t, int32_t id, unsigned flags, buf *out, err *e)
         const unsigned char *p = (const unsigned char *)ts->s;
         for (size_t i = 0; i < ts->len && !rc;) {
             uint32_t cp;
-            size_t n = utf8_lenient(p + i, ts->len - i, &cp);
+            size_t n = utf8_decode(ts->s + i, ts->len - i, UTF8_LENIENT, &cp);
             if (!n) n = 1, cp = UINT32_MAX;
             if (cp < U2B_SIZE && t->u2b[cp] >= 0)
                 rc = buf_putc(out, (char)t->u2b[cp]);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "utf8.h"
 
 int json_parse(const char *text, size_t len, const char *where, cJSON **out, err *e)
 {
@@ -154,6 +155,30 @@ int json_get_object(const cJSON *obj, const char *key, const char *where, const 
     return 0;
 }
 
+const cJSON *json_at(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
+    return b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
+}
+
+const char *json_str_at(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = json_at(o, a, b);
+    return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+int json_int_at(const cJSON *o, const char *a, const char *b, int dflt)
+{
+    const cJSON *x = json_at(o, a, b);
+    return cJSON_IsNumber(x) ? x->valueint : dflt;
+}
+
+double json_num_at(const cJSON *o, const char *a, const char *b, double dflt)
+{
+    const cJSON *x = json_at(o, a, b);
+    return cJSON_IsNumber(x) ? x->valuedouble : dflt;
+}
+
 int json_append_str(buf *out, const char *s, size_t n)
 {
     int rc = buf_putc(out, '"');
@@ -183,6 +208,78 @@ int json_append_str(buf *out, const char *s, size_t n)
         }
     }
     if (!rc) rc = buf_append(out, run, (size_t)(s + n - run));
+    if (!rc) rc = buf_putc(out, '"');
+    return rc;
+}
+
+int json_append_pystr(buf *out, const char *s, size_t n, bool ensure_ascii, unsigned utf8_flags,
+                      bool replace_invalid)
+{
+    int rc = buf_putc(out, '"');
+    for (size_t i = 0; i < n && !rc;) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        switch (c) {
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        }
+        if (esc) {
+            rc = buf_puts(out, esc);
+            i++;
+            continue;
+        }
+        if (c < 0x20 || (ensure_ascii && c == 0x7F)) {
+            rc = buf_printf(out, "\\u%04x", c);
+            i++;
+            continue;
+        }
+        if (c < 0x80) {
+            rc = buf_putc(out, (char)c);
+            i++;
+            continue;
+        }
+        uint32_t cp = 0;
+        size_t len = utf8_decode(s + i, n - i, utf8_flags, &cp);
+        if (!len) {
+            if (!replace_invalid) {
+                rc = buf_putc(out, (char)c);
+                i++;
+                continue;
+            }
+            cp = 0xFFFD;
+            len = 1;
+        } else if (!ensure_ascii && !(cp >= 0xD800 && cp <= 0xDFFF)) {
+            rc = buf_append(out, s + i, len);
+            i += len;
+            continue;
+        }
+        if (cp >= 0x10000) {
+            uint32_t v = cp - 0x10000;
+            rc = buf_printf(out, "\\u%04x\\u%04x", 0xD800 + (v >> 10), 0xDC00 + (v & 0x3FF));
+        } else {
+            rc = buf_printf(out, "\\u%04x", cp);
+        }
+        i += len;
+    }
     if (!rc) rc = buf_putc(out, '"');
     return rc;
 }
@@ -228,7 +325,7 @@ int json_write_file(const char *path, const cJSON *v, bool pretty, err *e)
 
 /* ---- Python json.dumps ---- */
 
-static int utf8_decode(const unsigned char *s, size_t n, size_t *adv)
+static int py_decode(const unsigned char *s, size_t n, size_t *adv)
 {
     unsigned c = s[0];
     if (c < 0x80) {
@@ -278,7 +375,7 @@ static int py_str(buf *out, const char *s, bool ensure_ascii)
             continue;
         }
         size_t adv;
-        int cp = utf8_decode((const unsigned char *)s + i, n - i, &adv);
+        int cp = py_decode((const unsigned char *)s + i, n - i, &adv);
         i += adv;
         if (cp >= 0x10000) {
             int v = cp - 0x10000;

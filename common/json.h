@@ -41,12 +41,30 @@ int json_get_object(const cJSON *obj, const char *key, const char *where, const 
 /* Optional string: *out = NULL when absent or null; an error when present with another type. */
 int json_opt_str(const cJSON *obj, const char *key, const char *where, const char **out, err *e);
 
+/* Lenient lookups, for documents tally wrote itself (manifests, results):
+ * o[a], or o[a][b] when b is not NULL; a missing level gives NULL (and so the
+ * fallback), never an error. json_str_at: the string, or NULL when absent or not
+ * a string. json_int_at / json_num_at: the number (cJSON's valueint /
+ * valuedouble), or `dflt` when absent or not a number. */
+const cJSON *json_at(const cJSON *o, const char *a, const char *b);
+const char *json_str_at(const cJSON *o, const char *a, const char *b);
+int json_int_at(const cJSON *o, const char *a, const char *b, int dflt);
+double json_num_at(const cJSON *o, const char *a, const char *b, double dflt);
+
 /* The cJSON type as a word ("string", "number", "array", ...). */
 const char *json_type_name(const cJSON *v);
 
 /* Appends `s` (n bytes, UTF-8) as a JSON string literal with quotes. Non-ASCII
  * bytes pass through; control characters become \uXXXX (\n, \t, ... short forms). */
 int json_append_str(buf *out, const char *s, size_t n);
+/* Appends s[0..n) as Python's json.dumps writes a str, quotes included: the
+ * short escapes, \uXXXX for control characters, and with `ensure_ascii` for
+ * DEL and everything past ASCII (UTF-16 surrogate pairs above U+FFFF); without
+ * it, UTF-8 passes through except encoded surrogates, which are escaped.
+ * Sequences are decoded under `utf8_flags` (utf8.h); a byte that does not
+ * start one becomes \ufffd when `replace_invalid`, else passes through as it is. */
+int json_append_pystr(buf *out, const char *s, size_t n, bool ensure_ascii, unsigned utf8_flags,
+                      bool replace_invalid);
 /* Appends the unformatted JSON of a cJSON value. */
 int json_append_value(buf *out, const cJSON *v);
 /* Appends a double the way JSON readers round-trip it (%.17g trimmed to the shortest exact form). */

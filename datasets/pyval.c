@@ -8,7 +8,9 @@
 #include <string.h>
 #include <utf8proc.h>
 
+#include "common/json.h"
 #include "common/strmap.h"
+#include "common/utf8.h"
 
 /* ================================================================== */
 /* construction                                                        */
@@ -361,61 +363,15 @@ bool pyval_int_to_double(const pyval *v, double *out)
 
 int32_t pyval_utf8_next(const char *s, size_t n, size_t *adv)
 {
-    const unsigned char *u = (const unsigned char *)s;
-    *adv = 1;
-    if (n == 0) return -1;
-    unsigned c = u[0];
-    if (c < 0x80) return (int32_t)c;
-    size_t len;
-    uint32_t cp, min;
-    if (c >= 0xc2 && c <= 0xdf) {
-        len = 2;
-        cp = c & 0x1f;
-        min = 0x80;
-    } else if (c >= 0xe0 && c <= 0xef) {
-        len = 3;
-        cp = c & 0x0f;
-        min = 0x800;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        len = 4;
-        cp = c & 0x07;
-        min = 0x10000;
-    } else {
-        return -1;
-    }
-    if (len > n) return -1;
-    for (size_t i = 1; i < len; i++) {
-        if ((u[i] & 0xc0) != 0x80) return -1;
-        cp = (cp << 6) | (u[i] & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff) return -1;
-    *adv = len;
-    return (int32_t)cp;
+    uint32_t cp = 0;
+    size_t len = utf8_decode(s, n, UTF8_SURROGATES, &cp);
+    *adv = len ? len : 1;
+    return len ? (int32_t)cp : -1;
 }
 
 size_t pyval_utf8_put(char *out, uint32_t cp)
 {
-    unsigned char *o = (unsigned char *)out;
-    if (cp < 0x80) {
-        o[0] = (unsigned char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        o[0] = (unsigned char)(0xc0 | (cp >> 6));
-        o[1] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if (cp < 0x10000) {
-        o[0] = (unsigned char)(0xe0 | (cp >> 12));
-        o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-        o[2] = (unsigned char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    o[0] = (unsigned char)(0xf0 | (cp >> 18));
-    o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-    o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-    o[3] = (unsigned char)(0x80 | (cp & 0x3f));
-    return 4;
+    return utf8_encode(out, cp);
 }
 
 bool pyval_cp_printable(int32_t cp)
@@ -441,9 +397,22 @@ bool pyval_cp_printable(int32_t cp)
 
 bool pyval_cp_space(int32_t cp)
 {
-    return (cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85 || cp == 0xa0 ||
-           cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 || cp == 0x2029 ||
-           cp == 0x202f || cp == 0x205f || cp == 0x3000;
+    return cp >= 0 && utf8_is_pyspace((uint32_t)cp);
+}
+
+void pyval_strip(const char **s, size_t *n)
+{
+    const char *p = *s;
+    size_t len = *n, k;
+    uint32_t cp = 0;
+    while (len && (k = utf8_decode(p, len, UTF8_SURROGATES, &cp)) && utf8_is_pyspace(cp)) {
+        p += k;
+        len -= k;
+    }
+    while (len && (k = utf8_decode_last(p, len, UTF8_SURROGATES, &cp)) && utf8_is_pyspace(cp))
+        len -= k;
+    *s = p;
+    *n = len;
 }
 
 /* ================================================================== */
@@ -1012,70 +981,10 @@ int pyval_str_of(buf *out, const pyval *v)
 /* json.dumps                                                          */
 /* ================================================================== */
 
+/* json.dumps of a str held as WTF-8: surrogates escape, invalid bytes become \ufffd. */
 static int json_str(buf *out, const char *s, size_t n, bool ea)
 {
-    int rc = buf_putc(out, '"');
-    for (size_t i = 0; i < n && !rc;) {
-        unsigned char c = (unsigned char)s[i];
-        const char *esc = NULL;
-        switch (c) {
-        case '"':
-            esc = "\\\"";
-            break;
-        case '\\':
-            esc = "\\\\";
-            break;
-        case '\n':
-            esc = "\\n";
-            break;
-        case '\r':
-            esc = "\\r";
-            break;
-        case '\t':
-            esc = "\\t";
-            break;
-        case '\b':
-            esc = "\\b";
-            break;
-        case '\f':
-            esc = "\\f";
-            break;
-        }
-        if (esc) {
-            rc = buf_puts(out, esc);
-            i++;
-        } else if (c < 0x20 || (ea && c == 0x7f)) {
-            rc = buf_printf(out, "\\u%04x", c);
-            i++;
-        } else if (c < 0x80) {
-            rc = buf_putc(out, (char)c);
-            i++;
-        } else if (!ea) {
-            /* raw UTF-8, except what has no UTF-8 form */
-            size_t adv;
-            int32_t cp = pyval_utf8_next(s + i, n - i, &adv);
-            if (cp < 0)
-                rc = buf_puts(out, "\\ufffd");
-            else if (cp >= 0xd800 && cp <= 0xdfff)
-                rc = buf_printf(out, "\\u%04x", (unsigned)cp);
-            else
-                rc = buf_append(out, s + i, adv);
-            i += adv;
-        } else {
-            size_t adv;
-            int32_t cp = pyval_utf8_next(s + i, n - i, &adv);
-            if (cp < 0) cp = 0xfffd;
-            if (cp >= 0x10000) {
-                uint32_t x = (uint32_t)cp - 0x10000;
-                rc = buf_printf(out, "\\u%04x\\u%04x", 0xd800 + (x >> 10), 0xdc00 + (x & 0x3ff));
-            } else {
-                rc = buf_printf(out, "\\u%04x", (unsigned)cp);
-            }
-            i += adv;
-        }
-    }
-    if (!rc) rc = buf_putc(out, '"');
-    return rc;
+    return json_append_pystr(out, s, n, ea, UTF8_SURROGATES, true);
 }
 
 static int json_float(buf *out, double d, bool strict)

@@ -166,5 +166,8 @@ size_t pyval_utf8_put(char *out, uint32_t cp);
 bool pyval_cp_printable(int32_t cp);
 /* Python str.isspace() for one code point (the P-ws set). */
 bool pyval_cp_space(int32_t cp);
+/* Python str.strip() on WTF-8 text: narrows s[0..*n) (moving *s, shrinking *n)
+ * past leading and trailing whitespace; an invalid sequence stops it. */
+void pyval_strip(const char **s, size_t *n);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "common/fileio.h"
 #include "version.h"
 
 static int cmd_help_main(int argc, char **argv);
@@ -71,6 +72,13 @@ const char *cmd_data_dir(const char *opt, arena *a)
 const char *cmd_cache_dir(const char *opt, arena *a)
 {
     return opt ? opt : cache_root(a);
+}
+
+int cmd_read_text(const char *file, const char *text, buf *out, err *e)
+{
+    if (file) return file_read_all(file, out, e);
+    int rc = buf_puts(out, text ? text : "");
+    return rc < 0 ? err_set(e, rc, "out of memory") : 0;
 }
 
 const command_def *cmd_find(const char *name)

@@ -6,6 +6,7 @@
 #define TALLY_HARNESS_CMD_H
 
 #include "common/arena.h"
+#include "common/buf.h"
 #include "common/err.h"
 #include "opts.h"
 
@@ -46,6 +47,10 @@ const command_def *cmd_find(const char *name);
 const char *cmd_data_dir(const char *opt, arena *a);
 /* The cache of derived data: `opt` when given, else $XDG_CACHE_HOME/tally or ~/.cache/tally. */
 const char *cmd_cache_dir(const char *opt, arena *a);
+
+/* The text a command works on: the contents of `file` when it is given, else
+ * `text` (NULL reads as ""), appended to `out`. 0 or a negative ERR_* with `e` set. */
+int cmd_read_text(const char *file, const char *text, buf *out, err *e);
 
 /* Set by SIGINT/SIGTERM (the one mutable global: a signal handler can reach nothing else). */
 extern volatile int cmd_interrupted;

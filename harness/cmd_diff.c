@@ -74,8 +74,7 @@ static int idlist_add(idlist *l, const char *id)
 
 static const char *doc_str(const cJSON *d, const char *k)
 {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(d, k);
-    return cJSON_IsString(x) ? x->valuestring : NULL;
+    return json_str_at(d, k, NULL);
 }
 
 /* Per shared (item, sample 0): prompt sha, text and token ids; the answers. */
@@ -385,14 +384,13 @@ out:
 /* A string field of the diff document, "" when absent (it is printed and compared). */
 static const char *js(const cJSON *o, const char *k)
 {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsString(x) ? x->valuestring : "";
+    const char *s = json_str_at(o, k, NULL);
+    return s ? s : "";
 }
 
 static double jnum(const cJSON *o, const char *k)
 {
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(x) ? x->valuedouble : NAN;
+    return json_num_at(o, k, NULL, NAN);
 }
 
 static void md_ids(buf *b, const cJSON *ids, double total)

@@ -224,13 +224,9 @@ static int cmd_generate_main(int argc, char **argv)
         status = cmd_fail("generate", &e);
         goto done;
     }
-    if (o.file) {
-        if (file_read_all(o.file, &text, &e) < 0) {
-            status = cmd_fail("generate", &e);
-            goto done;
-        }
-    } else {
-        buf_puts(&text, o.prompt);
+    if (cmd_read_text(o.file, o.prompt, &text, &e) < 0) {
+        status = cmd_fail("generate", &e);
+        goto done;
     }
     cmd_install_signal_handlers();
     if (generate(&o, text.data, text.len, &e) < 0) status = cmd_fail("generate", &e);

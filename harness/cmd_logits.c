@@ -129,15 +129,8 @@ static int cmd_logits_main(int argc, char **argv)
         status = cmd_fail("logits", &e);
         goto done;
     }
-    if (o.file) {
-        if (file_read_all(o.file, &text, &e) < 0) {
-            status = cmd_fail("logits", &e);
-            goto done;
-        }
-    } else {
-        buf_puts(&text, o.text);
-    }
-    if (run(&o, text.data, text.len, &out, &e) < 0) {
+    if (cmd_read_text(o.file, o.text, &text, &e) < 0 ||
+        run(&o, text.data, text.len, &out, &e) < 0) {
         status = cmd_fail("logits", &e);
         goto done;
     }

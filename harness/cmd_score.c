@@ -44,20 +44,6 @@ typedef struct loaded_run {
     const task_def *task;
 } loaded_run;
 
-static const char *jstr(const cJSON *o, const char *a, const char *b)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-    if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
-    return cJSON_IsString(x) ? x->valuestring : NULL;
-}
-
-static int jint(const cJSON *o, const char *a, const char *b, int dflt)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-    if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
-    return cJSON_IsNumber(x) ? x->valueint : dflt;
-}
-
 /* The task options a run was made with, from its manifest, then command-line overrides. */
 static void options_from_manifest(const cJSON *m, const score_opts *so, arena *a, task_options *o)
 {
@@ -75,7 +61,7 @@ static int load_run(const char *path, loaded_run *out, err *e)
                                  : err_set(e, ERR_NOTFOUND, "%s: not a run directory (no manifest.json)", path);
     buf_release(&p);
     if (rc < 0) return rc;
-    const char *tn = jstr(out->manifest, "task", NULL);
+    const char *tn = json_str_at(out->manifest, "task", NULL);
     out->task = tn ? task_find(tn) : NULL;
     if (!out->task) {
         cJSON_Delete(out->manifest);
@@ -92,7 +78,8 @@ static int run_items(const loaded_run *r, const item_set *all, arena *a, const i
                      size_t *n, err *e)
 {
     const cJSON *sel = cJSON_GetObjectItemCaseSensitive(r->manifest, "selection");
-    selection s = {jstr(sel, "ids", NULL), jint(sel, "limit", NULL, 0), jstr(sel, "shard", NULL)};
+    selection s = {json_str_at(sel, "ids", NULL), json_int_at(sel, "limit", NULL, 0),
+                   json_str_at(sel, "shard", NULL)};
     int rc = eval_select(all, &s, a, items, n, e);
     if (rc < 0) err_prefix(e, "%s: the manifest's selection", r->path);
     return rc;
@@ -111,7 +98,7 @@ static int score_runs(loaded_run *runs, size_t n_runs, const score_opts *so, err
     options_from_manifest(runs[0].manifest, so, &a, &o);
     item_set all;
     if ((ret = t->load(&o, t->arg, &a, &all, e)) < 0) goto out;
-    const char *want = jstr(runs[0].manifest, "dataset", "sha256");
+    const char *want = json_str_at(runs[0].manifest, "dataset", "sha256");
     if (want && all.sha256 && strcmp(want, all.sha256) != 0) {
         ret = err_set(e, ERR_CHECKSUM,
                       "%s: the dataset %s is not the one this run used (sha256 %s, the run has %s)",
@@ -168,8 +155,9 @@ static int score_runs(loaded_run *runs, size_t n_runs, const score_opts *so, err
         goto out;
     if (!so->quiet) {
         char label[400];
-        snprintf(label, sizeof label, "%s:%s%s", jstr(runs[0].manifest, "runner", "backend"),
-                 jstr(runs[0].manifest, "runner", "model"), n_runs > 1 ? " (merged shards)" : "");
+        snprintf(label, sizeof label, "%s:%s%s", json_str_at(runs[0].manifest, "runner", "backend"),
+                 json_str_at(runs[0].manifest, "runner", "model"),
+                 n_runs > 1 ? " (merged shards)" : "");
         eval_print_results(stdout, t, results, label);
     }
 out:

@@ -10,6 +10,7 @@
 #include "common/buf.h"
 #include "common/fileio.h"
 #include "common/json.h"
+#include "common/utf8.h"
 
 typedef struct tokenize_opts {
     const char *model, *file, *pre;
@@ -33,30 +34,6 @@ static const opt_def tokenize_opt_defs[] = {
     {0},
 };
 #undef O
-
-/* True when s[0..n) is valid UTF-8 (what a JSON string can carry). */
-static bool valid_utf8(const unsigned char *s, size_t n)
-{
-    for (size_t i = 0; i < n;) {
-        unsigned c = s[i];
-        size_t len = c < 0x80                   ? 1
-                     : (c >= 0xC2 && c <= 0xDF) ? 2
-                     : (c >= 0xE0 && c <= 0xEF) ? 3
-                     : (c >= 0xF0 && c <= 0xF4) ? 4
-                                                : 0;
-        if (!len || len > n - i) return false;
-        unsigned cp = len == 1 ? c : c & (0x7F >> len);
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xC0) != 0x80) return false;
-            cp = (cp << 6) | (s[i + k] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return false;
-        i += len;
-    }
-    return true;
-}
 
 static int tokenize(const tokenize_opts *o, const char *text, size_t len, buf *out, err *e)
 {
@@ -82,7 +59,7 @@ static int tokenize(const tokenize_opts *o, const char *text, size_t len, buf *o
             buf_reset(&piece);
             rc = tok_piece(t, ids.v[i], TOK_DECODE_SPECIAL, &piece, e);
             if (i) buf_puts(out, ", ");
-            if (valid_utf8((const unsigned char *)piece.data, piece.len)) {
+            if (utf8_valid(piece.data, piece.len)) {
                 json_append_str(out, piece.data, piece.len);
             } else {
                 buf_putc(out, '[');
@@ -124,15 +101,8 @@ static int cmd_tokenize_main(int argc, char **argv)
         status = cmd_fail("tokenize", &e);
         goto done;
     }
-    if (o.file) {
-        if (file_read_all(o.file, &text, &e) < 0) {
-            status = cmd_fail("tokenize", &e);
-            goto done;
-        }
-    } else {
-        buf_puts(&text, res.pos[0]);
-    }
-    if (tokenize(&o, text.data, text.len, &out, &e) < 0) {
+    if (cmd_read_text(o.file, o.file ? NULL : res.pos[0], &text, &e) < 0 ||
+        tokenize(&o, text.data, text.len, &out, &e) < 0) {
         status = cmd_fail("tokenize", &e);
         goto done;
     }

@@ -503,32 +503,18 @@ out:
 
 /* ---- options from a manifest ---- */
 
-static const char *jstr(const cJSON *o, const char *a, const char *b)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-    if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
-    return cJSON_IsString(x) ? x->valuestring : NULL;
-}
-
-static int jint(const cJSON *o, const char *a, const char *b, int dflt)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-    if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
-    return cJSON_IsNumber(x) ? x->valueint : dflt;
-}
-
 void eval_options_from_manifest(const cJSON *m, const eval_overrides *so, arena *a,
                                 task_options *o)
 {
     task_options_default(o);
     o->data_dir = cmd_data_dir(so->data_dir, a);
-    const char *ps = jstr(m, "settings", "prompt_style");
+    const char *ps = json_str_at(m, "settings", "prompt_style");
     o->chat = ps && !strcmp(ps, "chat");
-    o->shots = jint(m, "settings", "shots", -1);
-    o->samples = jint(m, "settings", "samples", 1);
-    const char *tm = jstr(m, "settings", "tool_mode");
+    o->shots = json_int_at(m, "settings", "shots", -1);
+    o->samples = json_int_at(m, "settings", "samples", 1);
+    const char *tm = json_str_at(m, "settings", "tool_mode");
     if (tm) o->tool_mode = arena_strdup(a, tm);
-    const char *im = jstr(m, "scoring", "ifeval_mode");
+    const char *im = json_str_at(m, "scoring", "ifeval_mode");
     if (im) o->scorer_mode = arena_strdup(a, im);
     if (so->ifeval_mode) o->scorer_mode = so->ifeval_mode;
     o->langdetect_dir = so->langdetect_dir ? so->langdetect_dir : getenv("TALLY_LANGDETECT_PROFILES");
@@ -543,7 +529,7 @@ void eval_options_from_manifest(const cJSON *m, const eval_overrides *so, arena 
     const cJSON *us = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(m, "scoring"),
                                                        "unsafe_no_sandbox");
     o->unsafe_no_sandbox = cJSON_IsTrue(us);
-    const char *sm = jstr(m, "scoring", "sandbox_mode");
+    const char *sm = json_str_at(m, "scoring", "sandbox_mode");
     o->sandbox_mode = so->sandbox_mode ? so->sandbox_mode : sm ? arena_strdup(a, sm) : NULL;
     o->cache_dir = cmd_cache_dir(so->cache_dir, a);
 }

@@ -99,28 +99,23 @@ static int compare_field(const rundir *d, const char *label, const cJSON *a, con
                    d->path, label, vb, va, d->path);
 }
 
-static const cJSON *get_path(const cJSON *o, const char *a, const char *b)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-    return b ? cJSON_GetObjectItemCaseSensitive(x, b) : x;
-}
-
 int rundir_check_resume(const rundir *d, const cJSON *old, const cJSON *now, err *e)
 {
     int rc;
-    if ((rc = compare_field(d, "the task", get_path(old, "task", NULL), get_path(now, "task", NULL), e)))
+    if ((rc = compare_field(d, "the task", json_at(old, "task", NULL), json_at(now, "task", NULL),
+                            e)))
         return rc;
-    if ((rc = compare_field(d, "the dataset's sha256", get_path(old, "dataset", "sha256"),
-                            get_path(now, "dataset", "sha256"), e)))
+    if ((rc = compare_field(d, "the dataset's sha256", json_at(old, "dataset", "sha256"),
+                            json_at(now, "dataset", "sha256"), e)))
         return rc;
-    if ((rc = compare_field(d, "--backend", get_path(old, "runner", "backend"),
-                            get_path(now, "runner", "backend"), e)))
+    if ((rc = compare_field(d, "--backend", json_at(old, "runner", "backend"),
+                            json_at(now, "runner", "backend"), e)))
         return rc;
-    if ((rc = compare_field(d, "--model", get_path(old, "runner", "model"),
-                            get_path(now, "runner", "model"), e)))
+    if ((rc = compare_field(d, "--model", json_at(old, "runner", "model"),
+                            json_at(now, "runner", "model"), e)))
         return rc;
-    if ((rc = compare_field(d, "the model file's sha256", get_path(old, "runner", "sha256"),
-                            get_path(now, "runner", "sha256"), e)))
+    if ((rc = compare_field(d, "the model file's sha256", json_at(old, "runner", "sha256"),
+                            json_at(now, "runner", "sha256"), e)))
         return rc;
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(old, "settings");
     const cJSON *sn = cJSON_GetObjectItemCaseSensitive(now, "settings");

@@ -73,19 +73,6 @@ static int strlist_add(arena *a, strlist *l, const char *fmt, ...)
     return 0;
 }
 
-static const char *jstr(const cJSON *o, const char *a, const char *b)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, a);
-    if (b) x = cJSON_GetObjectItemCaseSensitive(x, b);
-    return cJSON_IsString(x) ? x->valuestring : NULL;
-}
-
-static double jnum(const cJSON *o, const char *k, double dflt)
-{
-    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(x) ? x->valuedouble : dflt;
-}
-
 /* ---- manifests ---- */
 
 /* Well-known manifest keys: what they are and whether they change what is
@@ -360,7 +347,7 @@ static bool lower_better(const char *m)
  * "fraction"), or its name is a divergence or perplexity. */
 static bool is_raw(const cJSON *m, const char *name)
 {
-    const char *unit = jstr(m, "unit", NULL);
+    const char *unit = json_str_at(m, "unit", NULL);
     if (unit) return strcmp(unit, "fraction") != 0;
     return strncmp(name, "kl", 2) == 0 || strstr(name, "perplexity") || strstr(name, "ppl");
 }
@@ -793,7 +780,7 @@ static size_t count_failures(const cJSON *results)
     const cJSON *oc = cJSON_GetObjectItemCaseSensitive(results, "outcomes");
     size_t n = 0;
     const char *names[] = {"api_error", "timeout", "truncated"};
-    for (size_t i = 0; i < 3; i++) n += (size_t)fmax(0, jnum(oc, names[i], 0));
+    for (size_t i = 0; i < 3; i++) n += (size_t)fmax(0, json_num_at(oc, names[i], NULL, 0));
     return n;
 }
 
@@ -1007,7 +994,8 @@ int cmp_build(cmp_table *t, const cmp_run *runs, size_t n_runs, const cmp_settin
     for (size_t r = 0; r < n_runs; r++) {
         t->labels[r] = arena_strdup(&t->a, runs[r].label ? runs[r].label : "?");
         const cJSON *m = runs[r].n_tasks ? runs[r].tasks[0].manifest : NULL;
-        const char *be = jstr(m, "runner", "backend"), *mo = jstr(m, "runner", "model");
+        const char *be = json_str_at(m, "runner", "backend"),
+                   *mo = json_str_at(m, "runner", "model");
         if (be || mo) t->descs[r] = arena_printf(&t->a, "%s:%s", be ? be : "?", mo ? mo : "?");
     }
     for (size_t f = 0; f < s->n_refs; f++)
@@ -1065,8 +1053,8 @@ int cmp_build(cmp_table *t, const cmp_run *runs, size_t n_runs, const cmp_settin
             n_present++;
             ct->present[r] = true;
             const cJSON *res = tr[r]->results;
-            ct->items[r] = (size_t)fmax(0, jnum(res, "items", 0));
-            ct->samples[r] = (size_t)fmax(0, jnum(res, "samples", (double)tr[r]->n));
+            ct->items[r] = (size_t)fmax(0, json_num_at(res, "items", NULL, 0));
+            ct->samples[r] = (size_t)fmax(0, json_num_at(res, "samples", NULL, (double)tr[r]->n));
             ct->failures[r] = count_failures(res);
             bool over = (s->max_failures != SIZE_MAX && ct->failures[r] > s->max_failures) ||
                         (!isnan(s->max_failure_rate) && ct->samples[r] &&

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json.h"
+
 static int add_latency(gen_stats *s, double ms)
 {
     if (!(ms >= 0) || !isfinite(ms)) return 0;
@@ -29,24 +31,19 @@ int gen_stats_add(gen_stats *s, const gen_response *r)
     return add_latency(s, r->latency_ms);
 }
 
-static double num_or(const cJSON *o, const char *k, double dflt)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-    return cJSON_IsNumber(v) ? v->valuedouble : dflt;
-}
-
 int gen_stats_add_record(gen_stats *s, const cJSON *rec)
 {
     gen_response r;
     memset(&r, 0, sizeof r);
     const cJSON *er = cJSON_GetObjectItemCaseSensitive(rec, "error");
     r.error = cJSON_IsString(er) ? er->valuestring : NULL;
-    double a = num_or(rec, "attempts", 1);
+    double a = json_num_at(rec, "attempts", NULL, 1);
     r.attempts = a >= 0 && a < 1e9 ? (int)a : 1;
-    double pt = num_or(rec, "prompt_tokens", -1), ct = num_or(rec, "completion_tokens", -1);
+    double pt = json_num_at(rec, "prompt_tokens", NULL, -1),
+           ct = json_num_at(rec, "completion_tokens", NULL, -1);
     r.prompt_tokens = pt >= 0 && pt < 2e9 ? (int)pt : -1;
     r.completion_tokens = ct >= 0 && ct < 2e9 ? (int)ct : -1;
-    r.latency_ms = num_or(rec, "latency_ms", -1);
+    r.latency_ms = json_num_at(rec, "latency_ms", NULL, -1);
     return gen_stats_add(s, &r);
 }
 

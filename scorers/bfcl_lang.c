@@ -21,20 +21,7 @@ static bool ws(char c)
 /* Python str.strip() (ASCII and Unicode whitespace). */
 static span strip(span s)
 {
-    size_t adv;
-    while (s.n) {
-        int32_t cp = pyval_utf8_next(s.p, s.n, &adv);
-        if (cp < 0 || !pyval_cp_space(cp)) break;
-        s.p += adv;
-        s.n -= adv;
-    }
-    while (s.n) {
-        size_t k = s.n - 1;
-        while (k > 0 && ((unsigned char)s.p[k] & 0xc0) == 0x80 && s.n - k < 4) k--;
-        int32_t cp = pyval_utf8_next(s.p + k, s.n - k, &adv);
-        if (cp < 0 || adv != s.n - k || !pyval_cp_space(cp)) break;
-        s.n = k;
-    }
+    pyval_strip(&s.p, &s.n);
     return s;
 }
 

@@ -14,6 +14,7 @@
 #include "common/hash.h"
 #include "common/json.h"
 #include "common/strmap.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "metric.h"
 #include "sandbox_runner.h"
@@ -72,31 +73,16 @@ char *humaneval_program(arena *a, const char *prompt, const char *completion, co
     return arena_printf(a, "%s%s\n%s\ncheck(%s)", prompt, completion, test, entry_point);
 }
 
-/* Decodes the code point at s (UTF-8); returns its length, 0 at the end. */
+/* Decodes the code point at s (UTF-8, leniently: lead bytes by their pattern);
+ * a byte that starts no sequence stands for itself, as in Latin-1. Returns
+ * its length, 0 at the end. */
 static size_t utf8_at(const unsigned char *s, size_t n, uint32_t *cp)
 {
     if (!n) return 0;
-    unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
-    if (len > n) len = 1;
-    uint32_t v = len == 1 ? c : len == 2 ? c & 0x1f : len == 3 ? c & 0x0f : c & 0x07;
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *cp = c;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    *cp = v;
-    return len;
-}
-
-/* Python's str.isspace() (SCORING.md 0.2). */
-static bool py_space(uint32_t c)
-{
-    return (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) || c == 0x85 || c == 0xa0 ||
-           c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
-           c == 0x202f || c == 0x205f || c == 0x3000;
+    size_t len = utf8_decode((const char *)s, n, UTF8_LENIENT, cp);
+    if (len) return len;
+    *cp = s[0];
+    return 1;
 }
 
 char *humaneval_py_strip(arena *a, const char *s)
@@ -105,12 +91,12 @@ char *humaneval_py_strip(arena *a, const char *s)
     size_t n = strlen(s), b = 0, e = n;
     uint32_t cp;
     size_t l;
-    while (b < n && (l = utf8_at(u + b, n - b, &cp)) && py_space(cp)) b += l;
+    while (b < n && (l = utf8_at(u + b, n - b, &cp)) && utf8_is_pyspace(cp)) b += l;
     while (e > b) {
         size_t st = e - 1;
         while (st > b && (u[st] & 0xc0) == 0x80 && e - st < 4) st--;
         l = utf8_at(u + st, e - st, &cp);
-        if (st + l != e || !py_space(cp)) break;
+        if (st + l != e || !utf8_is_pyspace(cp)) break;
         e = st;
     }
     return arena_strndup(a, s + b, e - b);

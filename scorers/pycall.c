@@ -2643,28 +2643,6 @@ int pycall_parse_calls(const char *expr, size_t n, arena *a, pyval **calls_out,
     return *calls_out ? 0 : err_set(e, ERR_NOMEM, "out of memory");
 }
 
-/* Python str.strip() (the P-ws set) on UTF-8. */
-static void strip_pyws(const char **s, size_t *n)
-{
-    const char *p = *s;
-    size_t len = *n, adv;
-    while (len) {
-        int32_t cp = pyval_utf8_next(p, len, &adv);
-        if (cp < 0 || !pyval_cp_space(cp)) break;
-        p += adv;
-        len -= adv;
-    }
-    while (len) {
-        size_t k = len - 1;
-        while (k > 0 && ((unsigned char)p[k] & 0xc0) == 0x80 && len - k < 4) k--;
-        int32_t cp = pyval_utf8_next(p + k, len - k, &adv);
-        if (cp < 0 || adv != len - k || !pyval_cp_space(cp)) break;
-        len = k;
-    }
-    *s = p;
-    *n = len;
-}
-
 static void strip_chars(const char **s, size_t *n, const char *set)
 {
     const char *p = *s;
@@ -2699,7 +2677,7 @@ int pycall_decode(const char *text, size_t n, arena *a, pyval **calls_out, size_
     /* 3. strip whitespace, then single quotes, and parse */
     const char *t = b.data;
     size_t tlen = b.len;
-    strip_pyws(&t, &tlen);
+    pyval_strip(&t, &tlen);
     strip_chars(&t, &tlen, "'");
     rc = pycall_parse_calls(t, tlen, a, calls_out, positional_out, e);
     buf_release(&b);

@@ -1,4 +1,4 @@
-/* test_common.c: err, arena, buf, fileio, json, hash, util. */
+/* test_common.c: err, arena, buf, fileio, json, hash, util, utf8. */
 #include "common/arena.h"
 #include "common/buf.h"
 #include "common/err.h"
@@ -6,6 +6,7 @@
 #include "common/hash.h"
 #include "common/json.h"
 #include "common/strmap.h"
+#include "common/utf8.h"
 #include "common/util.h"
 #include "test.h"
 
@@ -160,6 +161,69 @@ static void test_common__json(void)
     buf_release(&b);
 }
 
+static void test_common__json_at(void)
+{
+    const char *txt = "{\"s\": \"x\", \"n\": 3.5, \"o\": {\"s\": \"y\", \"i\": 7}, \"l\": [1]}";
+    cJSON *v = cJSON_Parse(txt);
+    CHECK(v != NULL);
+    CHECK_STR(json_str_at(v, "s", NULL), "x");
+    CHECK_STR(json_str_at(v, "o", "s"), "y");
+    CHECK(json_str_at(v, "n", NULL) == NULL);      /* not a string */
+    CHECK(json_str_at(v, "missing", "s") == NULL); /* a missing level */
+    CHECK(json_str_at(v, "l", "s") == NULL);       /* not an object */
+    CHECK(json_str_at(NULL, "s", NULL) == NULL);
+    CHECK_INT(json_int_at(v, "o", "i", -1), 7);
+    CHECK_INT(json_int_at(v, "s", NULL, -1), -1);
+    CHECK_INT(json_int_at(v, "o", "missing", 42), 42);
+    CHECK(json_num_at(v, "n", NULL, 0) == 3.5);
+    CHECK(json_num_at(v, "o", "s", -2) == -2);
+    CHECK(isnan(json_num_at(v, "x", NULL, NAN)));
+    CHECK(json_at(v, "o", "i") ==
+          cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(v, "o"), "i"));
+    CHECK(json_at(v, "o", NULL) == cJSON_GetObjectItemCaseSensitive(v, "o"));
+    cJSON_Delete(v);
+}
+
+/* json_append_pystr under both policies its callers use. */
+static void pystr_case(const char *in, size_t n, bool ea, bool wtf8, const char *want)
+{
+    buf b = BUF_INIT;
+    unsigned flags = wtf8 ? UTF8_SURROGATES : UTF8_SURROGATES | UTF8_UNCHECKED;
+    CHECK_INT(json_append_pystr(&b, in, n, ea, flags, wtf8), 0);
+    CHECK_MSG(b.len == strlen(want) && memcmp(b.data, want, b.len) == 0, "%s: got %s", want,
+              b.data);
+    buf_release(&b);
+}
+
+static void test_common__json_pystr(void)
+{
+    pystr_case("a\"\\\n\r\t\b\f\x01\x7f", 10, false, true,
+               "\"a\\\"\\\\\\n\\r\\t\\b\\f\\u0001\x7f\"");
+    pystr_case("\x7f", 1, true, true, "\"\\u007f\"");
+    pystr_case("\xc3\xa9\xf0\x9f\x98\x80", 6, false, true, "\"\xc3\xa9\xf0\x9f\x98\x80\"");
+    pystr_case("\xc3\xa9\xf0\x9f\x98\x80", 6, true, true, "\"\\u00e9\\ud83d\\ude00\"");
+    pystr_case("\xed\xa0\x80", 3, false, true, "\"\\ud800\""); /* a surrogate escapes */
+    pystr_case("\xed\xa0\x80", 3, false, false, "\"\\ud800\"");
+    /* invalid bytes: \ufffd (pyval) or passed through (pyjson) */
+    pystr_case("\xff"
+               "a",
+               2, false, true, "\"\\ufffda\"");
+    pystr_case("\xff"
+               "a",
+               2, true, true, "\"\\ufffda\"");
+    pystr_case("\xff"
+               "a",
+               2, true, false,
+               "\"\xff"
+               "a\"");
+    pystr_case("\xe2\x82", 2, true, false, "\"\xe2\x82\"");
+    pystr_case("\xe2\x82", 2, false, true, "\"\\ufffd\\ufffd\"");
+    /* an overlong decodes only without range checks */
+    pystr_case("\xe0\x80\x80", 3, true, false, "\"\\u0000\"");
+    pystr_case("\xe0\x80\x80", 3, true, true, "\"\\ufffd\\ufffd\\ufffd\"");
+    pystr_case("", 0, true, true, "\"\"");
+}
+
 static void test_common__hash(void)
 {
     char hex[HASH_HEX_SIZE];
@@ -208,6 +272,101 @@ static void test_common__strmap(void)
     strmap_release(&m);
 }
 
+/* One case: the bytes, and the length each policy decodes (0 = rejected). */
+typedef struct utf8_case {
+    const char *s;
+    size_t n;
+    size_t strict, wtf8, unchecked, lenient;
+    uint32_t cp;
+} utf8_case;
+
+static void test_common__utf8(void)
+{
+    static const utf8_case cases[] = {
+        {"A", 1, 1, 1, 1, 1, 0x41},
+        {"\xC3\xA9", 2, 2, 2, 2, 2, 0xE9},
+        {"\xE2\x82\xAC", 3, 3, 3, 3, 3, 0x20AC},
+        {"\xF0\x9F\x98\x80", 4, 4, 4, 4, 4, 0x1F600},
+        {"\xF4\x8F\xBF\xBF", 4, 4, 4, 4, 4, 0x10FFFF},
+        {"\xED\xA0\x80", 3, 0, 3, 3, 3, 0xD800},       /* a surrogate */
+        {"\xE0\x80\x80", 3, 0, 0, 3, 3, 0},            /* overlong */
+        {"\xF4\x90\x80\x80", 4, 0, 0, 4, 4, 0x110000}, /* past U+10FFFF */
+        {"\xC0\x80", 2, 0, 0, 0, 2, 0},                /* lead 0xC0 */
+        {"\xF5\x80\x80\x80", 4, 0, 0, 0, 4, 0x140000}, /* lead 0xF5 */
+        {"\xF8\x80\x80\x80\x80", 5, 0, 0, 0, 0, 0},    /* no 5-byte forms */
+        {"\x80", 1, 0, 0, 0, 0, 0},                    /* a lone continuation */
+        {"\xE2\x82", 2, 0, 0, 0, 0, 0},                /* truncated */
+        {"\xE2\x28\xAC", 3, 0, 0, 0, 0, 0},            /* bad continuation */
+        {"", 0, 0, 0, 0, 0, 0},
+    };
+    for (size_t i = 0; i < ARRAY_LEN(cases); i++) {
+        const utf8_case *c = &cases[i];
+        const unsigned flags[4] = {0, UTF8_SURROGATES, UTF8_SURROGATES | UTF8_UNCHECKED,
+                                   UTF8_LENIENT};
+        const size_t want[4] = {c->strict, c->wtf8, c->unchecked, c->lenient};
+        for (int f = 0; f < 4; f++) {
+            uint32_t cp = 0xDEADBEEF;
+            size_t len = utf8_decode(c->s, c->n, flags[f], &cp);
+            CHECK_INT(len, want[f]);
+            CHECK(len ? cp == c->cp : cp == 0xDEADBEEF);
+        }
+        CHECK(utf8_valid(c->s, c->n) == (c->strict == c->n));
+    }
+    /* every prefix of a valid sequence is rejected, and the decoder stays inside it */
+    const char *euro = "\xE2\x82\xAC";
+    for (size_t n = 1; n < 3; n++) {
+        char *p = malloc(n);
+        memcpy(p, euro, n);
+        uint32_t cp;
+        CHECK_INT(utf8_decode(p, n, UTF8_LENIENT, &cp), 0);
+        CHECK(!utf8_valid(p, n));
+        free(p);
+    }
+    CHECK(utf8_valid("a\0b", 3));
+    /* encode and decode agree on every value below 2^21 */
+    size_t bad = 0;
+    for (uint32_t v = 0; v < 0x200000; v++) {
+        char o[4];
+        uint32_t back = 0;
+        size_t k = utf8_encode(o, v);
+        size_t want = v < 0x80 ? 1 : v < 0x800 ? 2 : v < 0x10000 ? 3 : 4;
+        if (k != want || utf8_decode(o, k, UTF8_LENIENT, &back) != k || back != v) bad++;
+    }
+    CHECK_INT(bad, 0);
+    /* the sequence before a position: whole, or 0 for a stray byte */
+    uint32_t last = 0;
+    CHECK_INT(utf8_decode_last("a\xe2\x82\xac", 4, 0, &last), 3);
+    CHECK(last == 0x20AC);
+    CHECK_INT(utf8_decode_last("a\xe2\x82\xac", 1, 0, &last), 1);
+    CHECK(last == 'a');
+    CHECK_INT(utf8_decode_last("\xe2\x82\xac\x80", 4, 0, &last), 0); /* four continuations */
+    CHECK_INT(utf8_decode_last("\xe2\x82", 2, 0, &last), 0);         /* truncated */
+    CHECK_INT(utf8_decode_last("\xed\xa0\x80", 3, 0, &last), 0);
+    CHECK_INT(utf8_decode_last("\xed\xa0\x80", 3, UTF8_SURROGATES, &last), 3);
+    CHECK(last == 0xD800);
+    /* Python's whitespace */
+    size_t n_space = 0;
+    for (uint32_t c = 0; c < 0x110000; c++) n_space += utf8_is_pyspace(c);
+    CHECK_INT(n_space, 29);
+    CHECK(utf8_is_pyspace(0x1C) && utf8_is_pyspace(0x85) && utf8_is_pyspace(0x3000));
+    CHECK(!utf8_is_pyspace(0x200B) && !utf8_is_pyspace(0xFEFF) && !utf8_is_pyspace(0x180E));
+    /* sanitize: one U+FFFD per bad byte, NUL replaced only when asked */
+    static const char in[] = "a\xff\xe2\x82"
+                             "b\0\xef\xbf\xbd";
+    static const char want[] = "a\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"
+                               "b\0\xef\xbf\xbd";
+    buf b = BUF_INIT;
+    CHECK_INT(utf8_sanitize(&b, in, sizeof in - 1, false), 0);
+    CHECK(b.len == sizeof want - 1 && memcmp(b.data, want, b.len) == 0);
+    b.len = 0;
+    CHECK_INT(utf8_sanitize(&b, "a\0b", 3, true), 0);
+    CHECK(b.len == 5 && memcmp(b.data,
+                               "a\xef\xbf\xbd"
+                               "b",
+                               5) == 0);
+    buf_release(&b);
+}
+
 int main(void)
 {
     RUN(test_common__strmap);
@@ -216,7 +375,10 @@ int main(void)
     RUN(test_common__buf);
     RUN(test_common__fileio);
     RUN(test_common__json);
+    RUN(test_common__json_at);
+    RUN(test_common__json_pystr);
     RUN(test_common__hash);
     RUN(test_common__util);
+    RUN(test_common__utf8);
     return test_report();
 }

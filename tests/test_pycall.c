@@ -9,41 +9,10 @@
 #include "scorers/bfcl.h"
 #include "scorers/pycall.h"
 #include "test.h"
+#include "golden.h"
 
 #include <cjson/cJSON.h>
 #include <string.h>
-
-static const char *src_dir(void)
-{
-    const char *s = getenv("TALLY_SRC");
-    return s ? s : ".";
-}
-
-static int each_golden(const char *name, void (*fn)(const cJSON *))
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/data/%s", src_dir(), name);
-    buf b = BUF_INIT;
-    err e = ERR_INIT;
-    if (file_read_all(path, &b, &e) < 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        CHECK(!"golden file readable");
-        return 0;
-    }
-    line_iter it = line_iter_start(b.data, b.len);
-    const char *l;
-    size_t n;
-    int count = 0;
-    while (line_iter_next(&it, &l, &n)) {
-        cJSON *o = cJSON_ParseWithLength(l, n);
-        CHECK_MSG(o != NULL, "%s:%zu is not JSON", name, it.lineno);
-        if (o) fn(o);
-        cJSON_Delete(o);
-        count++;
-    }
-    buf_release(&b);
-    return count;
-}
 
 static int deviations;
 
@@ -78,7 +47,7 @@ static void decode_case(const cJSON *o)
 static void test_pycall__decode_golden(void)
 {
     deviations = 0;
-    CHECK(each_golden("pycall_golden.jsonl", decode_case) > 150);
+    CHECK(golden_each("pycall_golden.jsonl", decode_case) > 150);
     CHECK_INT(deviations, 7);
 }
 
@@ -101,7 +70,7 @@ static void unparse_case(const cJSON *o)
 
 static void test_pycall__unparse_golden(void)
 {
-    CHECK(each_golden("unparse_golden.jsonl", unparse_case) > 100);
+    CHECK(golden_each("unparse_golden.jsonl", unparse_case) > 100);
 }
 
 static void test_pycall__values(void)
@@ -272,7 +241,7 @@ static void test_pycall__fuzz(void)
         }
         arena_release(&a);
     }
-    each_golden("pycall_golden.jsonl", add_golden_input);
+    golden_each("pycall_golden.jsonl", add_golden_input);
     CHECK(fuzz_corpus.n > 1000);
     size_t oks = 0, errs = 0, runs = 0;
     rng r;

@@ -6,44 +6,11 @@
 #include "common/util.h"
 #include "datasets/pyval.h"
 #include "test.h"
+#include "golden.h"
 
 #include <cjson/cJSON.h>
 #include <stdint.h>
 #include <string.h>
-
-static const char *src_dir(void)
-{
-    const char *s = getenv("TALLY_SRC");
-    return s ? s : ".";
-}
-
-/* Calls fn(obj) for every JSON line of tests/data/NAME. */
-static int each_golden(const char *name, void (*fn)(const cJSON *))
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tests/data/%s", src_dir(), name);
-    buf b = BUF_INIT;
-    err e = ERR_INIT;
-    if (file_read_all(path, &b, &e) < 0) {
-        fprintf(stderr, "%s\n", e.msg);
-        CHECK(!"golden file readable");
-        return 0;
-    }
-    line_iter it = line_iter_start(b.data, b.len);
-    const char *l;
-    size_t n;
-    int count = 0;
-    while (line_iter_next(&it, &l, &n)) {
-        if (n == 0 || l[0] == '#') continue;
-        cJSON *o = cJSON_ParseWithLength(l, n);
-        CHECK_MSG(o != NULL, "%s:%zu is not JSON", name, it.lineno);
-        if (o) fn(o);
-        cJSON_Delete(o);
-        count++;
-    }
-    buf_release(&b);
-    return count;
-}
 
 static const char *jstr(const cJSON *o, const char *k)
 {
@@ -110,7 +77,7 @@ static void json_case(const cJSON *o)
 
 static void test_pyval__json_golden(void)
 {
-    CHECK(each_golden("json_golden.jsonl", json_case) > 700);
+    CHECK(golden_each("json_golden.jsonl", json_case) > 700);
 }
 
 static pyval *J(arena *a, const char *text)

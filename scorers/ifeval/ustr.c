@@ -8,43 +8,20 @@
 
 uint32_t ustr_prev(const char *s, size_t *i)
 {
-    size_t j = *i;
-    size_t start = j - 1;
-    /* step back over at most three continuation bytes */
-    while (start > 0 && j - start < 4 && ((unsigned char)s[start] & 0xC0) == 0x80) start--;
-    size_t k = start;
-    uint32_t c = ustr_next(s, j, &k);
-    if (k != j) {
-        /* not one well-formed sequence ending at j: treat the last byte alone */
-        *i = j - 1;
+    uint32_t c = 0;
+    size_t len = utf8_decode_last(s, *i, 0, &c);
+    if (!len) {
+        /* not one well-formed sequence ending at *i: the last byte alone */
+        *i -= 1;
         return USTR_REPLACEMENT;
     }
-    *i = start;
+    *i -= len;
     return c;
 }
 
 size_t ustr_encode(uint32_t c, char out[4])
 {
-    if (c < 0x80) {
-        out[0] = (char)c;
-        return 1;
-    }
-    if (c < 0x800) {
-        out[0] = (char)(0xC0 | (c >> 6));
-        out[1] = (char)(0x80 | (c & 0x3F));
-        return 2;
-    }
-    if (c < 0x10000) {
-        out[0] = (char)(0xE0 | (c >> 12));
-        out[1] = (char)(0x80 | ((c >> 6) & 0x3F));
-        out[2] = (char)(0x80 | (c & 0x3F));
-        return 3;
-    }
-    out[0] = (char)(0xF0 | (c >> 18));
-    out[1] = (char)(0x80 | ((c >> 12) & 0x3F));
-    out[2] = (char)(0x80 | ((c >> 6) & 0x3F));
-    out[3] = (char)(0x80 | (c & 0x3F));
-    return 4;
+    return utf8_encode(out, c);
 }
 
 int ustr_put(buf *b, uint32_t c)
@@ -56,58 +33,19 @@ int ustr_put(buf *b, uint32_t c)
 
 bool ustr_valid(const char *s, size_t n)
 {
-    size_t i = 0;
-    while (i < n) {
-        if ((unsigned char)s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t before = i;
-        uint32_t c = ustr_next(s, n, &i);
-        /* a genuine U+FFFD in the text is three bytes; a replaced byte is one */
-        if (c == USTR_REPLACEMENT && i - before == 1) return false;
-    }
-    return true;
+    return utf8_valid(s, n);
 }
 
 int ustr_sanitize(buf *out, const char *s, size_t n)
 {
-    size_t i = 0, run = 0;
-    int rc;
-    while (i < n) {
-        if ((unsigned char)s[i] < 0x80) {
-            i++;
-            continue;
-        }
-        size_t before = i;
-        uint32_t c = ustr_next(s, n, &i);
-        if (c == USTR_REPLACEMENT && i - before == 1) {
-            if ((rc = buf_append(out, s + run, before - run)) < 0) return rc;
-            if ((rc = ustr_put(out, USTR_REPLACEMENT)) < 0) return rc;
-            run = i;
-        }
-    }
-    return buf_append(out, s + run, n - run);
+    return utf8_sanitize(out, s, n, false);
 }
 
 /* ------------------------------------------------------------ properties */
 
 bool ustr_isspace(uint32_t c)
 {
-    if (c < 0x80) return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20);
-    switch (c) {
-    case 0x85:
-    case 0xA0:
-    case 0x1680:
-    case 0x2028:
-    case 0x2029:
-    case 0x202F:
-    case 0x205F:
-    case 0x3000:
-        return true;
-    default:
-        return c >= 0x2000 && c <= 0x200A;
-    }
+    return utf8_is_pyspace(c);
 }
 
 bool ustr_isalnum(uint32_t c)

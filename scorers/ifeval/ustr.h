@@ -28,43 +28,18 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/utf8.h"
 
 #define USTR_REPLACEMENT 0xFFFDu
 
-/* Decodes the code point at s[*i] (i < n) and advances *i past it. */
+/* Decodes the code point at s[*i] (i < n) and advances *i past it; an
+ * invalid sequence (strict UTF-8: no overlongs, no surrogates) gives
+ * U+FFFD for its first byte alone. */
 static inline uint32_t ustr_next(const char *s, size_t n, size_t *i)
 {
-    const unsigned char *p = (const unsigned char *)s + *i;
-    size_t left = n - *i;
-    uint32_t c = p[0];
-    if (c < 0x80) {
-        *i += 1;
-        return c;
-    }
-    size_t len;
-    uint32_t min;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2, c &= 0x1F, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        len = 3, c &= 0x0F, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        len = 4, c &= 0x07, min = 0x10000;
-    else {
-        *i += 1;
-        return USTR_REPLACEMENT;
-    }
-    if (left < len) {
-        *i += 1;
-        return USTR_REPLACEMENT;
-    }
-    for (size_t k = 1; k < len; k++) {
-        if ((p[k] & 0xC0) != 0x80) {
-            *i += 1;
-            return USTR_REPLACEMENT;
-        }
-        c = (c << 6) | (p[k] & 0x3F);
-    }
-    if (c < min || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
+    uint32_t c = 0;
+    size_t len = utf8_decode(s + *i, n - *i, 0, &c);
+    if (!len) {
         *i += 1;
         return USTR_REPLACEMENT;
     }
