@@ -364,7 +364,7 @@ static int py_str(buf *out, const char *s, bool ensure_ascii)
         case '\b': rc = buf_puts(out, "\\b"); i++; continue;
         case '\f': rc = buf_puts(out, "\\f"); i++; continue;
         }
-        if (c < 0x20) {
+        if (c < 0x20 || (ensure_ascii && c == 0x7F)) { /* Python escapes DEL with ensure_ascii */
             rc = buf_printf(out, "\\u%04x", c);
             i++;
             continue;

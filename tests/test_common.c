@@ -158,6 +158,15 @@ static void test_common__json(void)
     json_dumps_py(&b, v, 4, false);
     CHECK_STR(b.data, "{\n    \"name\": \"f\",\n    \"d\": \"caf\xc3\xa9 \xf0\x9f\x98\x80\",\n    \"p\": [\n        1,\n        {\n            \"x\": null\n        }\n    ],\n    \"e\": {}\n}");
     cJSON_Delete(v);
+    /* DEL: escaped with ensure_ascii only, as Python does */
+    v = cJSON_CreateString("a\x7f" "b");
+    buf_reset(&b);
+    json_dumps_py(&b, v, -1, true);
+    CHECK_STR(b.data, "\"a\\u007fb\"");
+    buf_reset(&b);
+    json_dumps_py(&b, v, -1, false);
+    CHECK_STR(b.data, "\"a\x7f" "b\"");
+    cJSON_Delete(v);
     buf_release(&b);
 }
 
