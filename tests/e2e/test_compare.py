@@ -252,6 +252,14 @@ check(0 < r["p"] <= 1 and r["delta_ci95"][0] <= r["delta"] <= r["delta_ci95"][1]
 st, out2, err = compare(SA, SB, "--format", "json")
 check(json.loads(out2)["rows"][0]["p"] == r["p"], "the bootstrap is deterministic")
 
+# ---- the published numbers shipped in references/ load and land on their rows ----
+import glob
+from tallytest import SRC
+for f in sorted(glob.glob(os.path.join(SRC, "references", "*.json"))):
+    st, out, err = compare(A, "--reference", f, "--format", "json", code=0)
+    refs = [r["references"][0] for r in json.loads(out)["rows"] if r["references"][0] is not None]
+    check(st == 0 and refs, "references/%s: %s" % (os.path.basename(f), err[-300:]))
+
 # ---- references and labels ----
 ref = os.path.join(base, "ref.json")
 json.dump({"name": "model card", "metrics": {"gsm8k": 92.49, "gsm8k_cot/flexible_extract": 80}}, open(ref, "w"))
