@@ -13,7 +13,7 @@
 #include "common/utf8.h"
 
 typedef struct tokenize_opts {
-    const char *model, *file, *pre;
+    const char *model, *file, *pre, *text;
     bool special, add_special, pieces;
 } tokenize_opts;
 
@@ -28,6 +28,8 @@ static const opt_def tokenize_opt_defs[] = {
      "turn off)",
      0},
     {"pieces", OPT_BOOL, O(pieces), NULL, "also print each token's text", 0},
+    {"text", OPT_STR, O(text), "TEXT",
+     "the text (as tally logits takes it; or give it as the argument)", 0},
     {"file", OPT_STR, O(file), "PATH", "read the text from PATH instead of the command line", 0},
     {"pre", OPT_STR, O(pre), "NAME",
      "use this pre-tokenizer instead of the model's tokenizer.ggml.pre", 0},
@@ -89,19 +91,23 @@ static int cmd_tokenize_main(int argc, char **argv)
         status = cmd_fail("tokenize", &e);
         goto done;
     }
+    /* the text: --text or the one argument */
+    const char *given = o.text ? o.text : res.n_pos ? res.pos[0] : NULL;
+    size_t n_given = res.n_pos + (o.text != NULL);
     if (!o.model) {
         err_set(&e, ERR_USAGE, "--model is required");
-    } else if (o.file && res.n_pos) {
+    } else if (o.file && n_given) {
         err_set(&e, ERR_USAGE, "give the text either on the command line or with --file, not both");
-    } else if (!o.file && res.n_pos != 1) {
+    } else if (!o.file && n_given != 1) {
         err_set(&e, ERR_USAGE,
-                res.n_pos ? "give the text as one argument (quote it)" : "no text given");
+                n_given ? "give the text once, as one argument (quote it) or with --text"
+                        : "no text given");
     }
     if (e.code) {
         status = cmd_fail("tokenize", &e);
         goto done;
     }
-    if (cmd_read_text(o.file, o.file ? NULL : res.pos[0], &text, &e) < 0 ||
+    if (cmd_read_text(o.file, o.file ? NULL : given, &text, &e) < 0 ||
         tokenize(&o, text.data, text.len, &out, &e) < 0) {
         status = cmd_fail("tokenize", &e);
         goto done;
@@ -117,8 +123,9 @@ done:
 const command_def cmd_tokenize_def = {
     .name = "tokenize",
     .summary = "token ids of a text",
-    .usage = "tally tokenize --model M.gguf [--special] [--no-add-special] [--pieces] TEXT\n"
-             "       tally tokenize --model M.gguf [options] --file PATH",
+    .usage =
+        "tally tokenize --model M.gguf [--special] [--no-add-special] [--pieces] TEXT|--text TEXT\n"
+        "       tally tokenize --model M.gguf [options] --file PATH",
     .details = "Prints the ids as a JSON array on one line. With --pieces a second line holds\n"
                "each token's text as a JSON string (special tokens included), or as an array\n"
                "of byte values when the token is not a whole UTF-8 character.\n",

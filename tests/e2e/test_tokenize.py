@@ -27,6 +27,10 @@ ling = os.path.join(MODELS, "tiny-ling.f32.gguf")
 # BOS only with add_special (the default)
 st, out, err = tally("tokenize", "--model", ling, "--no-add-special", "Hello world", check=0)
 check(ids_of(out) == [39, 695, 78, 995], out)
+# --text as tally logits takes it: the same ids; text given twice is a usage error
+st, out, err = tally("tokenize", "--model", ling, "--no-add-special", "--text", "Hello world", check=0)
+check(ids_of(out) == [39, 695, 78, 995], out)
+tally("tokenize", "--model", ling, "--text", "Hello", "world", check=2)
 # special-token text: one id with --special, plain text without
 st, out, err = tally("tokenize", "--model", ling, "--no-add-special", "--special", "<|endoftext|>", check=0)
 check(ids_of(out) == [1006], out)
