@@ -55,6 +55,34 @@ int drift_end_item(drift *d, drift_item *out, err *e)
     return 0;
 }
 
+int drift_add_item(drift *d, const drift_item *sums, const float *kl, err *e)
+{
+    const drift_item *x = sums;
+    if (x->agree > x->n || !(x->kl_sum >= 0) || !isfinite(x->kl_sum) || !(x->kl_max >= 0) ||
+        !isfinite(x->kl_max) || !isfinite(x->nll_base_sum) || !isfinite(x->nll_quant_sum) ||
+        x->first_divergence < -1 || x->first_divergence >= (long)x->n ||
+        (x->first_divergence < 0) != (x->agree == x->n))
+        return err_set(e, ERR_INVALID, "drift: the item's stored sums do not add up");
+    for (size_t i = 0; i < x->n; i++)
+        if (!(kl[i] >= 0) || !isfinite(kl[i]) || kl[i] > (float)x->kl_max)
+            return err_set(e, ERR_INVALID, "drift: stored KL value %zu (%g) is out of range", i,
+                           (double)kl[i]);
+    if (d->n + x->n > d->cap) {
+        size_t nc = d->cap ? d->cap : 1024;
+        while (nc < d->n + x->n) nc *= 2;
+        float *nk = realloc(d->kl, nc * sizeof *nk);
+        if (!nk) return err_set(e, ERR_NOMEM, "drift: out of memory (%zu positions)", nc);
+        d->kl = nk;
+        d->cap = nc;
+    }
+    if (x->n) memcpy(d->kl + d->n, kl, x->n * sizeof *kl);
+    drift_item it = *x;
+    it.start = d->n;
+    d->n += x->n;
+    d->cur = it;
+    return drift_end_item(d, NULL, e);
+}
+
 void drift_release(drift *d)
 {
     free(d->kl);

@@ -89,6 +89,11 @@ int drift_add(drift *d, const drift_pos *p, err *e);
 /* Closes the current item (possibly empty) and starts the next; *out (may be
  * NULL) gets its sums. ERR_NOMEM. */
 int drift_end_item(drift *d, drift_item *out, err *e);
+/* Adds a whole closed item from stored figures (a resumed run): its sums and its
+ * sums->n per-position KL values. ERR_INVALID for sums that do not add up (a
+ * negative or non-finite figure, kl_max below a KL value, more agreements than
+ * positions); ERR_NOMEM. */
+int drift_add_item(drift *d, const drift_item *sums, const float *kl, err *e);
 void drift_release(drift *d);
 
 typedef struct drift_settings {

@@ -305,6 +305,59 @@ static void test_drift__many_positions(void)
     drift_release(&d);
 }
 
+/* Items added whole from stored figures (a resumed quantdiff) give the summary that
+ * adding their positions one by one gives; sums that do not add up are refused. */
+static void test_drift__add_item_restores(void)
+{
+    drift a = DRIFT_INIT, b = DRIFT_INIT;
+    err e = ERR_INIT;
+    uint64_t st = 99;
+    for (int k = 0; k < 7; k++) {
+        size_t n = (size_t)(k * 5 % 11); /* one empty item among them */
+        for (size_t i = 0; i < n; i++) {
+            st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+            double u = (double)(st >> 11) / 9007199254740992.0;
+            drift_pos p = {u * u * 3, u < 0.7, 1 + u, 1.5 - u / 2};
+            CHECK_INT(drift_add(&a, &p, &e), 0);
+        }
+        drift_item it;
+        CHECK_INT(drift_end_item(&a, &it, &e), 0);
+        CHECK_INT(drift_add_item(&b, &it, a.kl + it.start, &e), 0);
+    }
+    drift_settings cfg;
+    drift_settings_default(&cfg);
+    cfg.bootstrap = 200;
+    drift_summary sa, sb;
+    CHECK_INT(drift_summarize(&a, &cfg, &sa, &e), 0);
+    CHECK_INT(drift_summarize(&b, &cfg, &sb, &e), 0);
+    const drift_metric *ma[] = {&sa.kl_mean,        &sa.kl_median, &sa.kl_p99,    &sa.kl_max,
+                                &sa.top1_agreement, &sa.ppl_base,  &sa.ppl_quant, &sa.ppl_ratio};
+    const drift_metric *mb[] = {&sb.kl_mean,        &sb.kl_median, &sb.kl_p99,    &sb.kl_max,
+                                &sb.top1_agreement, &sb.ppl_base,  &sb.ppl_quant, &sb.ppl_ratio};
+    for (size_t i = 0; i < sizeof ma / sizeof ma[0]; i++)
+        CHECK(ma[i]->value == mb[i]->value && ma[i]->lo == mb[i]->lo && ma[i]->hi == mb[i]->hi &&
+              ma[i]->stderr_ == mb[i]->stderr_ && ma[i]->n == mb[i]->n &&
+              ma[i]->has_ci == mb[i]->has_ci);
+    CHECK(sa.n_items == sb.n_items && sa.n_positions == sb.n_positions &&
+          sa.n_diverged == sb.n_diverged);
+    CHECK_INT((int)b.n_items, 7);
+    /* refused: more agreements than positions, a KL above the item's maximum, a
+     * divergence where every position agrees */
+    drift_item bad = a.items[1];
+    bad.agree = bad.n + 1;
+    CHECK_INT(drift_add_item(&b, &bad, a.kl + bad.start, &e), ERR_INVALID);
+    bad = a.items[1];
+    bad.kl_max = 0;
+    CHECK_INT(drift_add_item(&b, &bad, a.kl + bad.start, &e), ERR_INVALID);
+    bad = a.items[1];
+    bad.agree = bad.n;
+    bad.first_divergence = 0;
+    CHECK_INT(drift_add_item(&b, &bad, a.kl + bad.start, &e), ERR_INVALID);
+    CHECK_INT((int)b.n_items, 7);
+    drift_release(&a);
+    drift_release(&b);
+}
+
 int main(void)
 {
     RUN(test_drift__quantile_matches_sorting);
@@ -315,5 +368,6 @@ int main(void)
     RUN(test_drift__histogram);
     RUN(test_drift__bad_input);
     RUN(test_drift__many_positions);
+    RUN(test_drift__add_item_restores);
     return test_report();
 }
