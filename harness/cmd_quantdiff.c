@@ -22,8 +22,9 @@
  * the token source and settings), samples.jsonl (--task: BASE's answers),
  * scores.jsonl (one record per item or window) and results.json (task
  * "quantdiff": the metrics with intervals and the KL histogram), which `tally
- * compare` and `tally report` read. A second run into the same directory
- * starts again from the beginning.
+ * compare` and `tally report` read. scores.jsonl grows a record a stream as
+ * each is scored; a second run into the same directory (same files and
+ * settings, else refused) keeps those records and computes only the rest.
  */
 #include <math.h>
 #include <stddef.h>
@@ -144,7 +145,9 @@ typedef struct qd {
     size_t text_bytes, text_tokens;
     /* results */
     drift d;
-    buf scores;
+    size_t n_done; /* streams whose records a resumed run found in scores.jsonl */
+    int scores_fd; /* scores.jsonl, appended one record a stream */
+    const char *scores_path;
     size_t base_mismatch; /* answer positions where BASE's greedy choice is not its answer token */
     size_t n_outcomes[3]; /* correct (greedy choices never differ), wrong, no_answer */
 } qd;
@@ -342,6 +345,7 @@ static int task_streams(qd *q, err *e)
 
 typedef struct gen_ctx {
     qd *q;
+    size_t first; /* the stream of request 0 */
     progress *prog;
     err *e;
 } gen_ctx;
@@ -349,7 +353,7 @@ typedef struct gen_ctx {
 static int on_answer(void *ctx, size_t index, const engine_result *r)
 {
     gen_ctx *g = ctx;
-    qd_stream *s = &g->q->st[index];
+    qd_stream *s = &g->q->st[g->first + index];
     if (r->error)
         return err_set(g->e, ERR_INVALID, "item %s: BASE could not answer: %s", s->id, r->error);
     for (size_t i = 0; i < r->n_tokens; i++)
@@ -364,29 +368,33 @@ static int on_answer(void *ctx, size_t index, const engine_result *r)
     return 0;
 }
 
+/* BASE's answers to the streams a resumed run has not scored yet. */
 static int generate_answers(qd *q, err *e)
 {
     engine *en = NULL;
-    engine_request *reqs = calloc(q->n_st, sizeof *reqs);
+    const size_t first = q->n_done, n_req = q->n_st - first;
+    engine_request *reqs = calloc(n_req ? n_req : 1, sizeof *reqs);
     progress prog;
     int rc = 0;
     if (!reqs) return err_set(e, ERR_NOMEM, "out of memory");
+    if (!n_req) goto out;
     if ((rc = engine_open(&en, q->mb, q->tb, e)) < 0) goto out;
     if ((rc = engine_set_prefix_cache(en, true, e)) < 0) goto out;
-    for (size_t i = 0; i < q->n_st; i++) {
+    for (size_t i = 0; i < n_req; i++) {
         engine_request *x = &reqs[i];
-        x->prompt = q->st[i].ids.v;
-        x->n_prompt = q->st[i].ids.n;
+        const qd_stream *st = &q->st[first + i];
+        x->prompt = st->ids.v;
+        x->n_prompt = st->ids.n;
         x->max_tokens = q->o->max_tokens;
         sampler_params_default(&x->sampling); /* temperature 0: greedy */
         x->sampling.temperature = 0;
         x->sampling.repeat_penalty = 1;
-        x->stop = q->st[i].stops;
-        x->n_stop = q->st[i].n_stops;
+        x->stop = st->stops;
+        x->n_stop = st->n_stops;
     }
-    progress_start(&prog, "quantdiff: BASE answers", q->n_st, !q->o->quiet && isatty(2));
-    gen_ctx g = {q, &prog, e};
-    rc = engine_generate(en, reqs, q->n_st, on_answer, &g, &cmd_interrupted, e);
+    progress_start(&prog, "quantdiff: BASE answers", n_req, !q->o->quiet && isatty(2));
+    gen_ctx g = {q, first, &prog, e};
+    rc = engine_generate(en, reqs, n_req, on_answer, &g, &cmd_interrupted, e);
     progress_end(&prog);
     if (rc < 0 && cmd_interrupted) rc = err_set(e, ERR_INTERRUPTED, "interrupted");
 out:
@@ -423,9 +431,9 @@ static int put_num(buf *b, const char *key, double v)
 
 /* The scores.jsonl record of one stream. */
 static int record(qd *q, const qd_stream *s, const drift_item *it, int32_t div_base,
-                  int32_t div_quant, err *e)
+                  int32_t div_quant, size_t mismatch, err *e)
 {
-    buf *b = &q->scores;
+    buf line = BUF_INIT, *b = &line;
     const char *outcome = !it->n ? "no_answer" : it->first_divergence < 0 ? "correct" : "wrong";
     const char *unit = q->o->text || q->o->all_positions ? "position" : "answer token";
     char *reason = NULL;
@@ -455,9 +463,61 @@ static int record(qd *q, const qd_stream *s, const drift_item *it, int32_t div_b
                  ? buf_printf(b, ",\"first_divergence\":%ld", it->first_divergence)
                  : buf_puts(b, ",\"first_divergence\":null");
     if (!rc)
-        rc = buf_printf(b, ",\"tokens\":%zu,\"prompt_tokens\":%zu,\"answer_tokens\":%zu}\n", it->n,
+        rc = buf_printf(b, ",\"tokens\":%zu,\"prompt_tokens\":%zu,\"answer_tokens\":%zu", it->n,
                         s->n_prompt, s->ids.n - s->n_prompt);
-    if (rc < 0) return err_set(e, rc, "out of memory");
+    /* what a resumed run needs to count this stream again without recomputing it: the
+     * exact sums and every position's KL (as the drift keeps it, a float) */
+    if (!rc) rc = buf_printf(b, ",\"base_mismatch\":%zu,\"agree\":%zu", mismatch, it->agree);
+    if (!rc) rc = put_num(b, "kl_sum", it->kl_sum);
+    if (!rc) rc = put_num(b, "kl_max_exact", it->kl_max);
+    if (!rc) rc = put_num(b, "nll_base_sum", it->nll_base_sum);
+    if (!rc) rc = put_num(b, "nll_quant_sum", it->nll_quant_sum);
+    if (!rc) rc = buf_puts(b, ",\"kl\":[");
+    for (size_t i = 0; i < it->n && !rc; i++)
+        rc = buf_printf(b, i ? ",%.9g" : "%.9g", (double)q->d.kl[it->start + i]);
+    if (!rc) rc = buf_puts(b, "]}\n");
+    if (rc < 0) {
+        buf_release(&line);
+        return err_set(e, rc, "out of memory");
+    }
+    rc = file_append(q->scores_fd, line.data, line.len, q->scores_path, e);
+    buf_release(&line);
+    return rc;
+}
+
+/* A stored record back into the drift (a resumed run). */
+static int restore_record(qd *q, const qd_stream *s, const cJSON *r, err *e)
+{
+    drift_item it = {0};
+    const cJSON *kl = cJSON_GetObjectItemCaseSensitive(r, "kl");
+    const cJSON *fd = cJSON_GetObjectItemCaseSensitive(r, "first_divergence");
+    double n = json_num_at(r, "tokens", NULL, -1), agree = json_num_at(r, "agree", NULL, -1);
+    double mism = json_num_at(r, "base_mismatch", NULL, -1);
+    it.kl_sum = json_num_at(r, "kl_sum", NULL, NAN);
+    it.kl_max = json_num_at(r, "kl_max_exact", NULL, NAN);
+    it.nll_base_sum = json_num_at(r, "nll_base_sum", NULL, NAN);
+    it.nll_quant_sum = json_num_at(r, "nll_quant_sum", NULL, NAN);
+    if (!cJSON_IsArray(kl) || !(n >= 0) || !(agree >= 0) || !(mism >= 0) ||
+        (double)cJSON_GetArraySize(kl) != n || !(cJSON_IsNull(fd) || cJSON_IsNumber(fd)))
+        return err_set(e, ERR_PARSE,
+                       "%s: the record of %s lacks what a resumed run needs (\"kl\", \"agree\", "
+                       "sums); remove the directory to start again",
+                       q->scores_path, s->id);
+    it.n = (size_t)n;
+    it.agree = (size_t)agree;
+    it.first_divergence = cJSON_IsNumber(fd) ? (long)fd->valuedouble : -1;
+    if (!it.n) it.kl_max = 0; /* an empty stream stores null */
+    float *v = malloc((it.n ? it.n : 1) * sizeof *v);
+    if (!v) return err_set(e, ERR_NOMEM, "out of memory");
+    size_t i = 0;
+    const cJSON *x;
+    cJSON_ArrayForEach(x, kl) v[i++] = cJSON_IsNumber(x) ? (float)x->valuedouble : NAN;
+    if (!it.n) it.kl_sum = 0, it.nll_base_sum = 0, it.nll_quant_sum = 0;
+    int rc = drift_add_item(&q->d, &it, v, e);
+    free(v);
+    if (rc < 0) return err_prefix(e, "%s: the record of %s", q->scores_path, s->id);
+    q->n_outcomes[!it.n ? 2 : it.first_divergence >= 0]++;
+    q->base_mismatch += (size_t)mism;
     return 0;
 }
 
@@ -479,8 +539,8 @@ static int score_streams(qd *q, err *e)
     progress prog;
     int rc = logitstats_init(&ls, V, e);
     if (rc < 0) return rc;
-    progress_start(&prog, "quantdiff: scoring", q->n_st, !q->o->quiet && isatty(2));
-    for (size_t k = 0; k < q->n_st && rc == 0; k++) {
+    progress_start(&prog, "quantdiff: scoring", q->n_st - q->n_done, !q->o->quiet && isatty(2));
+    for (size_t k = q->n_done; k < q->n_st && rc == 0; k++) {
         qd_stream *s = &q->st[k];
         const int seq = share ? (int)(k % 2) : 0;
         const size_t L = s->ids.n;
@@ -489,7 +549,7 @@ static int score_streams(qd *q, err *e)
          * `from` only: shared positions produce no logits) */
         size_t done = 0;
         for (int m = 0; m < 2; m++) model_seq_clear(ms[m], seq);
-        if (share && k > 0) {
+        if (share && k > q->n_done) {
             const qd_stream *pv = &q->st[k - 1];
             size_t c = common_prefix(&pv->ids, &s->ids);
             size_t held = pv->ids.n - 1; /* the previous stream's last token was never fed */
@@ -501,6 +561,7 @@ static int score_streams(qd *q, err *e)
             done = c;
         }
         int32_t div_base = -1, div_quant = -1;
+        size_t mismatch = 0;
         /* positions done .. L-2 are fed; each from `from` on is compared */
         while (done + 1 < L && rc == 0) {
             size_t n = L - 1 - done < QD_CHUNK ? L - 1 - done : QD_CHUNK;
@@ -535,7 +596,7 @@ static int score_streams(qd *q, err *e)
                     div_base = c.top_base;
                     div_quant = c.top_quant;
                 }
-                if (p + 1 >= s->n_prompt && c.top_base != next) q->base_mismatch++;
+                if (p + 1 >= s->n_prompt && c.top_base != next) mismatch++;
                 if ((rc = drift_add(&q->d, &dp, e)) < 0) err_prefix(e, "%s position %zu", s->id, p);
             }
             done += n;
@@ -543,11 +604,114 @@ static int score_streams(qd *q, err *e)
         }
         drift_item it;
         if (rc == 0) rc = drift_end_item(&q->d, &it, e);
-        if (rc == 0) rc = record(q, s, &it, div_base, div_quant, e);
+        q->base_mismatch += mismatch;
+        if (rc == 0) rc = record(q, s, &it, div_base, div_quant, mismatch, e);
         if (rc == 0) progress_tick(&prog, it.n && it.first_divergence < 0);
     }
     progress_end(&prog);
     logitstats_release(&ls);
+    return rc;
+}
+
+/* ==== resuming ========================================================================== */
+
+/* Equal, or ERR_MISMATCH naming the field and both values. */
+static int same_field(const rundir *d, const char *what, const cJSON *a, const cJSON *b, err *e)
+{
+    if ((!a && !b) || (a && b && cJSON_Compare(a, b, true))) return 0;
+    char *sa = a ? cJSON_PrintUnformatted(a) : NULL, *sb = b ? cJSON_PrintUnformatted(b) : NULL;
+    int rc = err_set(e, ERR_MISMATCH,
+                     "%s/manifest.json: %s was %s, now %s; quantdiff resumes only with the same "
+                     "files and settings: choose another --out, or remove the directory",
+                     d->path, what, sa ? sa : "(not set)", sb ? sb : "(not set)");
+    free(sa);
+    free(sb);
+    return rc;
+}
+
+/* May this run go on where the one in the directory stopped? */
+static int check_resume(const rundir *d, const cJSON *old, const cJSON *now, err *e)
+{
+    static const char *const paths[][3] = {
+        {"the token source", "source", NULL},
+        {"BASE's sha256", "models", "base"},
+        {"QUANT's sha256", "models", "quant"},
+        {"the selection", "selection", NULL},
+    };
+    int rc = rundir_check_resume(d, old, now, e);
+    if (rc < 0) return rc;
+    if ((rc = same_field(d, "BASE", json_at(old, "runner", "base_model"),
+                         json_at(now, "runner", "base_model"), e)) < 0)
+        return rc;
+    for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
+        const cJSON *a = json_at(old, paths[i][1], paths[i][2]);
+        const cJSON *b = json_at(now, paths[i][1], paths[i][2]);
+        if (paths[i][2]) {
+            a = cJSON_GetObjectItemCaseSensitive(a, "sha256");
+            b = cJSON_GetObjectItemCaseSensitive(b, "sha256");
+        }
+        if ((rc = same_field(d, paths[i][0], a, b, e)) < 0) return rc;
+    }
+    return 0;
+}
+
+typedef int (*restore_fn)(qd *q, const qd_stream *s, const cJSON *r, err *e);
+
+/* The lines of `path` that belong to streams 0, 1, ... in order (the line's "id" is the
+ * next stream's), for at most `limit` streams; the lines are kept as written (a
+ * reprint could round numbers). A torn last line (a run killed while writing it) or
+ * a line of another stream ends the list; a malformed line before the last is an
+ * error naming path:line. Each matched record goes to `fn` (may be NULL) and its line
+ * into `keep`. *n: the lines matched. */
+static int prefix_lines(qd *q, const char *path, size_t limit, restore_fn fn, buf *keep, size_t *n,
+                        err *e)
+{
+    buf text = BUF_INIT;
+    int rc = 0;
+    *n = 0;
+    if (file_exists(path) && (rc = file_read_all(path, &text, e)) < 0) return rc;
+    line_iter it = line_iter_start(text.data, text.len);
+    const char *l;
+    size_t len;
+    while (rc == 0 && *n < limit && line_iter_next(&it, &l, &len)) {
+        cJSON *doc = cJSON_ParseWithLength(l, len);
+        const char *id = doc ? json_str_at(doc, "id", NULL) : NULL;
+        if (!id) {
+            line_iter more = it;
+            const char *l2;
+            size_t n2;
+            if (line_iter_next(&more, &l2, &n2))
+                rc = err_set(e, ERR_PARSE, "%s:%zu: not a record of this run", path, it.lineno);
+            cJSON_Delete(doc);
+            break; /* else the torn last line: dropped */
+        }
+        if (strcmp(id, q->st[*n].id) != 0) {
+            cJSON_Delete(doc);
+            break;
+        }
+        if (fn) rc = fn(q, &q->st[*n], doc, e);
+        if (rc == 0 && ((rc = buf_append(keep, l, len)) < 0 || (rc = buf_putc(keep, '\n')) < 0))
+            rc = err_set(e, rc, "out of memory");
+        cJSON_Delete(doc);
+        if (rc == 0) ++*n;
+    }
+    buf_release(&text);
+    return rc;
+}
+
+/* The records a stopped run left back into the drift; scores.jsonl is rewritten with
+ * exactly those. --task: BASE's answers to those streams go into *answers (lines). */
+static int restore(qd *q, const char *samples_path, buf *answers, err *e)
+{
+    buf keep = BUF_INIT;
+    size_t n = 0;
+    int rc = prefix_lines(q, q->scores_path, q->n_st, restore_record, &keep, &n, e);
+    if (rc == 0) {
+        q->n_done = n;
+        rc = file_write_atomic(q->scores_path, keep.data, keep.len, e);
+    }
+    if (rc == 0 && q->o->task) rc = prefix_lines(q, samples_path, q->n_done, NULL, answers, &n, e);
+    buf_release(&keep);
     return rc;
 }
 
@@ -810,7 +974,6 @@ static void qd_release(qd *q)
     gguf_close(q->gb);
     gguf_close(q->gq);
     drift_release(&q->d);
-    buf_release(&q->scores);
     arena_release(&q->a);
 }
 
@@ -832,10 +995,11 @@ static int open_model(qd *q, const char *path, int n_seq, model **out, err *e)
     return rc;
 }
 
-static int samples_jsonl(const qd *q, buf *out)
+/* BASE's answers: the lines a resumed run kept (streams before n_done), then the new ones. */
+static int samples_jsonl(const qd *q, const buf *old, buf *out)
 {
-    int rc = 0;
-    for (size_t i = 0; i < q->n_st && rc == 0; i++) {
+    int rc = buf_append(out, old->data, old->len);
+    for (size_t i = q->n_done; i < q->n_st && rc == 0; i++) {
         const qd_stream *s = &q->st[i];
         gen_request rq = {.item_id = s->id, .sample = 0, .p = s->p, .max_tokens = q->o->max_tokens};
         gen_response rs = {0};
@@ -854,7 +1018,8 @@ static int run(qd *q, const char *command, err *e)
     const qd_opts *o = q->o;
     rundir dir = RUNDIR_INIT;
     cJSON *manifest = NULL, *old = NULL, *results = NULL;
-    buf samples = BUF_INIT, path = BUF_INIT;
+    buf samples = BUF_INIT, path = BUF_INIT, scores_path = BUF_INIT;
+    buf answers = BUF_INIT;
     drift_summary sm;
     int rc;
 
@@ -923,16 +1088,35 @@ static int run(qd *q, const char *command, err *e)
         rc = e->code;
         goto out;
     }
-    if ((rc = rundir_write_json(&dir, "manifest.json", manifest, e)) < 0) goto out;
-    const char *stale[] = {"samples.jsonl", "scores.jsonl", "results.json"};
-    for (size_t i = 0; i < ARRAY_LEN(stale); i++) {
-        rundir_file(&dir, stale[i], &path);
-        unlink(path.data);
+    /* a directory with a quantdiff of the same files and settings: go on where it stopped */
+    rundir_file(&dir, "scores.jsonl", &scores_path);
+    q->scores_path = scores_path.data;
+    rundir_file(&dir, "samples.jsonl", &path);
+    if (old) {
+        if ((rc = check_resume(&dir, old, manifest, e)) < 0) goto out;
+        if ((rc = restore(q, path.data, &answers, e)) < 0) goto out;
+        const cJSON *created = cJSON_GetObjectItemCaseSensitive(old, "created");
+        if (cJSON_IsString(created))
+            cJSON_ReplaceItemInObjectCaseSensitive(manifest, "created",
+                                                   cJSON_CreateString(created->valuestring));
+        if (q->n_done && !o->quiet)
+            fprintf(stderr, "tally quantdiff: %s: resuming: %zu of %zu %s already scored\n", o->out,
+                    q->n_done, q->n_st, o->text ? "windows" : "items");
+    } else {
+        const char *stale[] = {"samples.jsonl", "scores.jsonl", "results.json"};
+        for (size_t i = 0; i < ARRAY_LEN(stale); i++) {
+            rundir_file(&dir, stale[i], &path);
+            unlink(path.data);
+        }
     }
+    rundir_file(&dir, "results.json", &path);
+    unlink(path.data);
+    if ((rc = rundir_write_json(&dir, "manifest.json", manifest, e)) < 0) goto out;
+    if ((rc = q->scores_fd = file_open_append(q->scores_path, e)) < 0) goto out;
 
     if (o->task) {
         if ((rc = generate_answers(q, e)) < 0) goto out;
-        if ((rc = samples_jsonl(q, &samples)) < 0) {
+        if ((rc = samples_jsonl(q, &answers, &samples)) < 0) {
             rc = err_set(e, rc, "out of memory");
             goto out;
         }
@@ -946,8 +1130,6 @@ static int run(qd *q, const char *command, err *e)
     ds.bootstrap = (size_t)o->bootstrap;
     ds.seed = o->seed;
     if ((rc = drift_summarize(&q->d, &ds, &sm, e)) < 0) goto out;
-    rundir_file(&dir, "scores.jsonl", &path);
-    if ((rc = file_write_atomic(path.data, q->scores.data, q->scores.len, e)) < 0) goto out;
     if (!(results = results_json(q, &sm, dir.path))) {
         rc = err_set(e, ERR_NOMEM, "out of memory");
         goto out;
@@ -964,6 +1146,11 @@ out:
     cJSON_Delete(results);
     buf_release(&samples);
     buf_release(&path);
+    buf_release(&answers);
+    if (q->scores_fd >= 0) close(q->scores_fd);
+    q->scores_fd = -1;
+    q->scores_path = NULL;
+    buf_release(&scores_path);
     rundir_close(&dir);
     return rc;
 }
@@ -983,7 +1170,7 @@ static int cmd_quantdiff_main(int argc, char **argv)
     buf cmdline = BUF_INIT;
     qd q = {0};
     q.d = (drift)DRIFT_INIT;
-    q.scores = (buf)BUF_INIT;
+    q.scores_fd = -1;
     q.o = &o;
     if (opts_parse(qd_opt_defs, &o, argc, argv, 1, &res, &e) < 0) goto fail;
     if (res.n_pos != 2)
@@ -1017,9 +1204,11 @@ static int cmd_quantdiff_main(int argc, char **argv)
     cmd_install_signal_handlers();
     if (run(&q, cmdline.data, &e) < 0) {
         if (e.code == ERR_INTERRUPTED) {
-            fprintf(stderr,
-                    "tally quantdiff: interrupted; %s has no results (run the command again)\n",
-                    o.out);
+            fprintf(
+                stderr,
+                "tally quantdiff: interrupted; the streams scored so far are in %s/scores.jsonl "
+                "(run the same command to go on)\n",
+                o.out);
             status = 130;
             goto out;
         }
@@ -1054,9 +1243,11 @@ const command_def cmd_quantdiff_def = {
         "all with 95% intervals by item, and per item where the greedy choices first differ\n"
         "(greedy_identical: the share of items where they never do). The files must share their\n"
         "tokenizer. The run directory (manifest.json, samples.jsonl, scores.jsonl, results.json\n"
-        "with the KL histogram) is read by `tally compare` and `tally report`; writing into it\n"
-        "again starts over. How often two MoE files pick the same experts needs the MoE engine,\n"
-        "which tally does not have yet.\n",
+        "with the KL histogram) is read by `tally compare` and `tally report`. Each item's record\n"
+        "is appended to scores.jsonl as soon as it is scored: the same command run again into the\n"
+        "directory (same files and settings, else it is refused) keeps them and goes on with the\n"
+        "rest. How often two MoE files pick the same experts needs the MoE engine, which tally\n"
+        "does not have yet.\n",
     .opts = qd_opt_defs,
     .main = cmd_quantdiff_main,
 };

@@ -221,9 +221,58 @@ check(rec["first_divergence"] == first, "first divergence %r vs %r" % (rec["firs
 check(abs(rec["nll_base"] - nb / n) < 1e-6 and abs(rec["nll_quant"] - nq / n) < 1e-6, "NLLs")
 print("one window checked against tally logits: %d positions, kl_mean %.6f" % (n, sum(kls) / n))
 
-# running again into the directory starts over (no stale records)
-qd(F32, Q4, "--text", text, "--ctx", "100", "--limit", "1", "--out", td)
-check(len(read_jsonl(os.path.join(td, "scores.jsonl"))) == 1, "a second run replaces the first")
+# running again into a finished directory: every record kept, nothing recomputed, the same results
+before = open(os.path.join(td, "scores.jsonl"), encoding="utf-8").read()
+res_before = results(td)
+st, out, err = qd(F32, Q4, "--text", text, "--ctx", "100", "--out", td)
+check("resuming: %d of %d windows already scored" % (len(before.splitlines()), len(before.splitlines())) in err,
+      "a finished run resumes with nothing left: " + err)
+check(open(os.path.join(td, "scores.jsonl"), encoding="utf-8").read() == before, "records kept as written")
+check(results(td)["metrics"] == res_before["metrics"], "the same results")
+# other settings into it are refused, naming what differs, and the directory is untouched
+st, out, err = qd(F32, Q4, "--text", text, "--ctx", "100", "--limit", "1", "--out", td, check_status=1)
+check("token source" in err and "resumes only with the same" in err, err)
+st, out, err = qd(F32, Q8, "--text", text, "--ctx", "100", "--out", td, check_status=1)
+check("--model" in err or "QUANT" in err, err)
+check(open(os.path.join(td, "scores.jsonl"), encoding="utf-8").read() == before, "a refused run writes nothing")
+
+# ---- killed mid-run (SIGKILL, after k records), then the same command again: the same
+# records and results as the uninterrupted run (q4_dir), nothing scored twice ----
+import signal
+import subprocess
+import time
+from tallytest import BIN
+q4_args = [F32, Q4, "--task", "gsm8k_cot", "--limit", "3"]
+ref_scores = open(os.path.join(q4_dir, "scores.jsonl"), encoding="utf-8").read()
+for k in (0, 1, 2):
+    kd = os.path.join(base, "killed%d" % k)
+    p = subprocess.Popen([BIN, "quantdiff"] + q4_args + ["--out", kd, "--threads", "2", "--cache-dir", cache,
+                                                          "--quiet"],
+                         env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sp = os.path.join(kd, "scores.jsonl")
+    t0 = time.time()
+    while time.time() - t0 < 60 and p.poll() is None:
+        n = len(open(sp, encoding="utf-8").read().splitlines()) if os.path.exists(sp) else 0
+        if (k == 0 and os.path.exists(os.path.join(kd, "manifest.json"))) or (k and n >= k):
+            break
+        time.sleep(0.005)
+    alive = p.poll() is None
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    kept = len(open(sp, encoding="utf-8").read().splitlines()) if os.path.exists(sp) else 0
+    print("quantdiff killed %s with %d records on disk" % ("mid-run" if alive else "after it ended", kept))
+    if k == 2 and os.path.exists(sp):
+        with open(sp, "a", encoding="utf-8") as f:  # a record cut short by the kill
+            f.write('{"id":"2","sample":0,"outcome":"wr')
+    st, out, err = qd(*q4_args, "--out", kd)
+    if kept:
+        check("resuming: %d of 3 items already scored" % kept in err, "the kept records are reused: " + err)
+    got = open(sp, encoding="utf-8").read()
+    check(got == ref_scores, "killed after %d records: scores.jsonl differs from the uninterrupted run's" % k)
+    check(results(kd)["metrics"] == results(q4_dir)["metrics"], "killed after %d records: the same results" % k)
+    check([s["completion"] for s in read_jsonl(os.path.join(kd, "samples.jsonl"))] ==
+          [s["completion"] for s in read_jsonl(os.path.join(q4_dir, "samples.jsonl"))],
+          "killed after %d records: the same answers, once each" % k)
 
 # ---- tally compare and tally report read the directories ----
 st, out, err = tally("compare", self_dir, q4_dir, check=0)
