@@ -506,13 +506,11 @@ static int restore_record(qd *q, const qd_stream *s, const cJSON *r, err *e)
     it.n = (size_t)n;
     it.agree = (size_t)agree;
     it.first_divergence = cJSON_IsNumber(fd) ? (long)fd->valuedouble : -1;
-    if (!it.n) it.kl_max = 0; /* an empty stream stores null */
     float *v = malloc((it.n ? it.n : 1) * sizeof *v);
     if (!v) return err_set(e, ERR_NOMEM, "out of memory");
     size_t i = 0;
     const cJSON *x;
     cJSON_ArrayForEach(x, kl) v[i++] = cJSON_IsNumber(x) ? (float)x->valuedouble : NAN;
-    if (!it.n) it.kl_sum = 0, it.nll_base_sum = 0, it.nll_quant_sum = 0;
     int rc = drift_add_item(&q->d, &it, v, e);
     free(v);
     if (rc < 0) return err_prefix(e, "%s: the record of %s", q->scores_path, s->id);
@@ -615,20 +613,6 @@ static int score_streams(qd *q, err *e)
 
 /* ==== resuming ========================================================================== */
 
-/* Equal, or ERR_MISMATCH naming the field and both values. */
-static int same_field(const rundir *d, const char *what, const cJSON *a, const cJSON *b, err *e)
-{
-    if ((!a && !b) || (a && b && cJSON_Compare(a, b, true))) return 0;
-    char *sa = a ? cJSON_PrintUnformatted(a) : NULL, *sb = b ? cJSON_PrintUnformatted(b) : NULL;
-    int rc = err_set(e, ERR_MISMATCH,
-                     "%s/manifest.json: %s was %s, now %s; quantdiff resumes only with the same "
-                     "files and settings: choose another --out, or remove the directory",
-                     d->path, what, sa ? sa : "(not set)", sb ? sb : "(not set)");
-    free(sa);
-    free(sb);
-    return rc;
-}
-
 /* May this run go on where the one in the directory stopped? */
 static int check_resume(const rundir *d, const cJSON *old, const cJSON *now, err *e)
 {
@@ -640,8 +624,8 @@ static int check_resume(const rundir *d, const cJSON *old, const cJSON *now, err
     };
     int rc = rundir_check_resume(d, old, now, e);
     if (rc < 0) return rc;
-    if ((rc = same_field(d, "BASE", json_at(old, "runner", "base_model"),
-                         json_at(now, "runner", "base_model"), e)) < 0)
+    if ((rc = rundir_compare_field(d, "BASE", json_at(old, "runner", "base_model"),
+                                   json_at(now, "runner", "base_model"), e)) < 0)
         return rc;
     for (size_t i = 0; i < ARRAY_LEN(paths); i++) {
         const cJSON *a = json_at(old, paths[i][1], paths[i][2]);
@@ -650,7 +634,7 @@ static int check_resume(const rundir *d, const cJSON *old, const cJSON *now, err
             a = cJSON_GetObjectItemCaseSensitive(a, "sha256");
             b = cJSON_GetObjectItemCaseSensitive(b, "sha256");
         }
-        if ((rc = same_field(d, paths[i][0], a, b, e)) < 0) return rc;
+        if ((rc = rundir_compare_field(d, paths[i][0], a, b, e)) < 0) return rc;
     }
     return 0;
 }

@@ -85,8 +85,7 @@ static void value_text(const cJSON *v, char *out, size_t n)
     cJSON_free(s);
 }
 
-static int compare_field(const rundir *d, const char *label, const cJSON *a, const cJSON *b,
-                         err *e)
+int rundir_compare_field(const rundir *d, const char *label, const cJSON *a, const cJSON *b, err *e)
 {
     if (!a && !b) return 0;
     if (a && b && cJSON_Compare(a, b, true)) return 0;
@@ -102,20 +101,20 @@ static int compare_field(const rundir *d, const char *label, const cJSON *a, con
 int rundir_check_resume(const rundir *d, const cJSON *old, const cJSON *now, err *e)
 {
     int rc;
-    if ((rc = compare_field(d, "the task", json_at(old, "task", NULL), json_at(now, "task", NULL),
-                            e)))
+    if ((rc = rundir_compare_field(d, "the task", json_at(old, "task", NULL),
+                                   json_at(now, "task", NULL), e)))
         return rc;
-    if ((rc = compare_field(d, "the dataset's sha256", json_at(old, "dataset", "sha256"),
-                            json_at(now, "dataset", "sha256"), e)))
+    if ((rc = rundir_compare_field(d, "the dataset's sha256", json_at(old, "dataset", "sha256"),
+                                   json_at(now, "dataset", "sha256"), e)))
         return rc;
-    if ((rc = compare_field(d, "--backend", json_at(old, "runner", "backend"),
-                            json_at(now, "runner", "backend"), e)))
+    if ((rc = rundir_compare_field(d, "--backend", json_at(old, "runner", "backend"),
+                                   json_at(now, "runner", "backend"), e)))
         return rc;
-    if ((rc = compare_field(d, "--model", json_at(old, "runner", "model"),
-                            json_at(now, "runner", "model"), e)))
+    if ((rc = rundir_compare_field(d, "--model", json_at(old, "runner", "model"),
+                                   json_at(now, "runner", "model"), e)))
         return rc;
-    if ((rc = compare_field(d, "the model file's sha256", json_at(old, "runner", "sha256"),
-                            json_at(now, "runner", "sha256"), e)))
+    if ((rc = rundir_compare_field(d, "the model file's sha256", json_at(old, "runner", "sha256"),
+                                   json_at(now, "runner", "sha256"), e)))
         return rc;
     const cJSON *so = cJSON_GetObjectItemCaseSensitive(old, "settings");
     const cJSON *sn = cJSON_GetObjectItemCaseSensitive(now, "settings");
@@ -124,14 +123,15 @@ int rundir_check_resume(const rundir *d, const cJSON *old, const cJSON *now, err
     cJSON_ArrayForEach(it, sn)
     {
         snprintf(label, sizeof label, "setting \"%s\"", it->string);
-        if ((rc = compare_field(d, label, cJSON_GetObjectItemCaseSensitive(so, it->string), it, e)))
+        if ((rc = rundir_compare_field(d, label, cJSON_GetObjectItemCaseSensitive(so, it->string),
+                                       it, e)))
             return rc;
     }
     cJSON_ArrayForEach(it, so)
     {
         if (cJSON_GetObjectItemCaseSensitive(sn, it->string)) continue;
         snprintf(label, sizeof label, "setting \"%s\"", it->string);
-        if ((rc = compare_field(d, label, it, NULL, e))) return rc;
+        if ((rc = rundir_compare_field(d, label, it, NULL, e))) return rc;
     }
     return 0;
 }

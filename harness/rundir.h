@@ -50,6 +50,10 @@ int rundir_write_json(const rundir *d, const char *name, const cJSON *v, err *e)
  * be equal. On a difference: ERR_MISMATCH naming the setting, both values and
  * the manifest path. */
 int rundir_check_resume(const rundir *d, const cJSON *old, const cJSON *now, err *e);
+/* One field of that check: equal (both absent counts), or ERR_MISMATCH naming `label`,
+ * both values and the manifest path. */
+int rundir_compare_field(const rundir *d, const char *label, const cJSON *a, const cJSON *b,
+                         err *e);
 
 typedef struct sample_store {
     cJSON **docs;   /* one parsed line per slot (NULL = superseded) */

@@ -231,7 +231,7 @@ check(open(os.path.join(td, "scores.jsonl"), encoding="utf-8").read() == before,
 check(results(td)["metrics"] == res_before["metrics"], "the same results")
 # other settings into it are refused, naming what differs, and the directory is untouched
 st, out, err = qd(F32, Q4, "--text", text, "--ctx", "100", "--limit", "1", "--out", td, check_status=1)
-check("token source" in err and "resumes only with the same" in err, err)
+check("token source" in err and "resume with the same settings" in err, err)
 st, out, err = qd(F32, Q8, "--text", text, "--ctx", "100", "--out", td, check_status=1)
 check("--model" in err or "QUANT" in err, err)
 check(open(os.path.join(td, "scores.jsonl"), encoding="utf-8").read() == before, "a refused run writes nothing")
