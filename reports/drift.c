@@ -10,6 +10,19 @@
 
 /* ---- streaming in ---- */
 
+/* Room for `more` positions (the capacity doubles). */
+static int reserve(drift *d, size_t more, err *e)
+{
+    if (d->n + more <= d->cap) return 0;
+    size_t nc = d->cap ? d->cap : 1024;
+    while (nc < d->n + more) nc *= 2;
+    float *nk = realloc(d->kl, nc * sizeof *nk);
+    if (!nk) return err_set(e, ERR_NOMEM, "drift: out of memory (%zu positions)", nc);
+    d->kl = nk;
+    d->cap = nc;
+    return 0;
+}
+
 int drift_add(drift *d, const drift_pos *p, err *e)
 {
     if (!(p->kl >= 0) || !isfinite(p->kl))
@@ -18,13 +31,8 @@ int drift_add(drift *d, const drift_pos *p, err *e)
     if (!isfinite(p->nll_base) || !isfinite(p->nll_quant))
         return err_set(e, ERR_INVALID, "drift: log-likelihoods %g, %g are not finite", p->nll_base,
                        p->nll_quant);
-    if (d->n == d->cap) {
-        size_t nc = d->cap ? 2 * d->cap : 1024;
-        float *nk = realloc(d->kl, nc * sizeof *nk);
-        if (!nk) return err_set(e, ERR_NOMEM, "drift: out of memory (%zu positions)", nc);
-        d->kl = nk;
-        d->cap = nc;
-    }
+    int rc = reserve(d, 1, e);
+    if (rc < 0) return rc;
     drift_item *it = &d->cur;
     if (it->n == 0) it->start = d->n;
     d->kl[d->n++] = (float)p->kl;
@@ -67,14 +75,8 @@ int drift_add_item(drift *d, const drift_item *sums, const float *kl, err *e)
         if (!(kl[i] >= 0) || !isfinite(kl[i]) || kl[i] > (float)x->kl_max)
             return err_set(e, ERR_INVALID, "drift: stored KL value %zu (%g) is out of range", i,
                            (double)kl[i]);
-    if (d->n + x->n > d->cap) {
-        size_t nc = d->cap ? d->cap : 1024;
-        while (nc < d->n + x->n) nc *= 2;
-        float *nk = realloc(d->kl, nc * sizeof *nk);
-        if (!nk) return err_set(e, ERR_NOMEM, "drift: out of memory (%zu positions)", nc);
-        d->kl = nk;
-        d->cap = nc;
-    }
+    int rc = reserve(d, x->n, e);
+    if (rc < 0) return rc;
     if (x->n) memcpy(d->kl + d->n, kl, x->n * sizeof *kl);
     drift_item it = *x;
     it.start = d->n;
